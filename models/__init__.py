@@ -1,0 +1,8 @@
+"""pinfer.models: concrete cognitive and agent models built on pinfer's kernels.
+
+Shipped as ``pinfer.models`` (the top-level ``models/`` folder is mapped by setuptools).
+"""
+
+
+
+__all__: list[str] = []

@@ -1,0 +1,132 @@
+"""Resampling schemes: ``fn(key, log_weights, num_samples) -> indices``.
+
+Each scheme draws ``num_samples`` ancestor indices with expected offspring counts
+``num_samples * w_i``, where ``w = softmax(log_weights)``. Shapes are static, so every
+scheme is jittable and vmappable; weights stay in log space until one normalised
+cumulative sum.
+
+    multinomial  i.i.d. draws u_m ~ U(0, 1), a_m = F^{-1}(u_m)
+    stratified   u_m = (m + U_m) / M with independent U_m        (Kitagawa, 1996)
+    systematic   u_m = (m + U) / M with one shared U             (Carpenter et al., 1999)
+    residual     floor(M w_i) copies of i, the rest multinomial  (Liu and Chen, 1998)
+
+Stratified, systematic and residual have lower offspring-count variance than
+multinomial (Douc, Cappé and Moulines, 2005). Every scheme returns ``int32`` indices in
+``[0, N)``; the order of the indices carries no meaning. All-``-inf`` weights are the
+caller's to handle (the particle filter records them as a failed step); here they fall
+back to uniform weights so that indices stay valid.
+"""
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import logsumexp
+
+from pinfer.types import Array, Float, Int, PRNGKey
+
+__all__ = ["multinomial", "stratified", "systematic", "residual", "normalize"]
+
+
+def normalize(log_weights: Float[Array, "num_particles"]) -> Float[Array, "num_particles"]:
+    """Normalised log-weights ``log_w - logsumexp(log_w)``; uniform if all are ``-inf``.
+
+    Example:
+        >>> jnp.exp(normalize(jnp.log(jnp.array([1.0, 3.0]))))
+        Array([0.25, 0.75], dtype=float32)
+    """
+    lse = logsumexp(log_weights)
+    uniform = -jnp.log(log_weights.shape[0]) * jnp.ones_like(log_weights)
+    return jnp.where(jnp.isfinite(lse), log_weights - lse, uniform)
+
+
+def _cdf(log_weights: Array) -> Array:
+    cdf = jnp.cumsum(jnp.exp(normalize(log_weights)))
+    # Round-off can leave cdf[-1] slightly below 1; pin it so no draw falls off the end.
+    return cdf.at[-1].set(jnp.inf)
+
+
+def _invert(cdf: Array, u: Array) -> Int[Array, "num_samples"]:
+    idx = jnp.searchsorted(cdf, u, side="right")
+    return jnp.clip(idx, 0, cdf.shape[0] - 1).astype(jnp.int32)
+
+
+def multinomial(
+    key: PRNGKey, log_weights: Float[Array, "num_particles"], num_samples: int
+) -> Int[Array, "num_samples"]:
+    """Multinomial resampling: ``num_samples`` i.i.d. draws from ``softmax(log_weights)``.
+
+    Args:
+        key: PRNG key.
+        log_weights: ``[N]`` unnormalised log-weights.
+        num_samples: number of indices ``M`` (static).
+
+    Returns:
+        ``[M]`` int32 ancestor indices.
+
+    Example:
+        >>> multinomial(jax.random.key(0), jnp.zeros(5), 5).shape
+        (5,)
+    """
+    u = jax.random.uniform(key, (num_samples,), dtype=log_weights.dtype)
+    return _invert(_cdf(log_weights), u)
+
+
+def stratified(
+    key: PRNGKey, log_weights: Float[Array, "num_particles"], num_samples: int
+) -> Int[Array, "num_samples"]:
+    """Stratified resampling: one uniform in each stratum ``[m/M, (m+1)/M)``.
+
+    Args / Returns: as :func:`multinomial`.
+
+    Example:
+        >>> stratified(jax.random.key(0), jnp.zeros(5), 5).shape
+        (5,)
+    """
+    u = jax.random.uniform(key, (num_samples,), dtype=log_weights.dtype)
+    grid = (jnp.arange(num_samples, dtype=log_weights.dtype) + u) / num_samples
+    return _invert(_cdf(log_weights), grid)
+
+
+def systematic(
+    key: PRNGKey, log_weights: Float[Array, "num_particles"], num_samples: int
+) -> Int[Array, "num_samples"]:
+    """Systematic resampling: one shared uniform offset on the grid ``(m + U) / M``.
+
+    Args / Returns: as :func:`multinomial`.
+
+    Example:
+        >>> systematic(jax.random.key(0), jnp.zeros(5), 5)
+        Array([0, 1, 2, 3, 4], dtype=int32)
+    """
+    u = jax.random.uniform(key, (), dtype=log_weights.dtype)
+    grid = (jnp.arange(num_samples, dtype=log_weights.dtype) + u) / num_samples
+    return _invert(_cdf(log_weights), grid)
+
+
+def residual(
+    key: PRNGKey, log_weights: Float[Array, "num_particles"], num_samples: int
+) -> Int[Array, "num_samples"]:
+    """Residual resampling: ``floor(M w_i)`` copies of ``i``, the rest multinomial.
+
+    The remaining ``R = M - sum_i floor(M w_i)`` indices are drawn from the residual
+    weights ``M w_i - floor(M w_i)``. Shapes stay static: both parts are computed at
+    full length ``M`` and merged with a mask.
+
+    Args / Returns: as :func:`multinomial`.
+
+    Example:
+        >>> residual(jax.random.key(0), jnp.log(jnp.array([0.5, 0.5])), 2)
+        Array([0, 1], dtype=int32)
+    """
+    num_particles = log_weights.shape[0]
+    scaled = num_samples * jnp.exp(normalize(log_weights))
+    counts = jnp.floor(scaled).astype(jnp.int32)
+    num_det = counts.sum()
+    deterministic = jnp.repeat(
+        jnp.arange(num_particles, dtype=jnp.int32),
+        counts,
+        total_repeat_length=num_samples,
+    )
+    residual_w = jnp.clip(scaled - counts, 0.0, None)
+    log_residual = jnp.where(residual_w > 0, jnp.log(residual_w), -jnp.inf)
+    random_part = multinomial(key, log_residual, num_samples)
+    return jnp.where(jnp.arange(num_samples) < num_det, deterministic, random_part)

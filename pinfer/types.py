@@ -1,0 +1,16 @@
+"""Type aliases shared by every pinfer module.
+
+``PRNGKey`` is a typed key from :func:`jax.random.key`; ``ArrayTree`` is any pytree
+whose leaves are arrays (particles, agent states, parameters).
+"""
+
+from typing import Any, TypeAlias
+
+import jax
+from jaxtyping import Array, Bool, Float, Int
+
+PRNGKey: TypeAlias = jax.Array
+ArrayTree: TypeAlias = Any
+Scalar: TypeAlias = Float[Array, ""]
+
+__all__ = ["Array", "ArrayTree", "Bool", "Float", "Int", "PRNGKey", "Scalar"]
