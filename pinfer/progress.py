@@ -85,13 +85,17 @@ def progress_scan(
     if length is None:
         length = jax.tree_util.tree_leaves(xs)[0].shape[0]
     bar_id = new_bar_id()
+    # At most ~200 host round-trips, however long the scan.
+    every = max(1, length // 200)
+
+    def report(step):
+        jax.debug.callback(lambda s: _update_steps(bar_id, length, desc, s), step)
 
     def body(carry, x):
         inner, step = carry
         inner, y = f(inner, x)
-        jax.debug.callback(
-            lambda s: _update_steps(bar_id, length, desc, s), step, ordered=False
-        )
+        due = (step % every == 0) | (step == length - 1)
+        jax.lax.cond(due, report, lambda _: None, step)
         return (inner, step + 1), y
 
     (carry, _), ys = jax.lax.scan(body, (init, jnp.int32(0)), xs, length=length)

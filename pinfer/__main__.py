@@ -1,0 +1,5 @@
+"""``python -m pinfer`` runs the ``pinfer`` command."""
+
+from pinfer.cli import main
+
+raise SystemExit(main())
