@@ -1,6 +1,8 @@
 # pinfer: `make demo` runs the main job on built-in defaults, `make test` runs the suite.
 # Both create .venv from nothing when it is missing.
 
+# Override on the command line to keep a trial venv beside the main one, e.g.
+#   make VENV=.venv311 BOOT_PYTHON=python3 test-fast
 VENV := .venv
 PY := $(VENV)/bin/python
 CONSTRAINTS := constraints.txt
@@ -31,6 +33,7 @@ help:
 $(PY):
 	@echo "creating $(VENV) with: $(BOOT_PYTHON)"
 	$(BOOT_PYTHON) -m venv $(VENV)
+	@echo '*' > $(VENV)/.gitignore
 	$(PY) -m pip install -q --upgrade pip
 
 $(VENV)/.installed-runtime: $(PY) pyproject.toml $(CONSTRAINTS)

@@ -6,9 +6,9 @@ scheme is jittable and vmappable; weights stay in log space until one normalised
 cumulative sum.
 
     multinomial  i.i.d. draws u_m ~ U(0, 1), a_m = F^{-1}(u_m)
-    stratified   u_m = (m + U_m) / M with independent U_m        (Kitagawa, 1996)
-    systematic   u_m = (m + U) / M with one shared U             (Carpenter et al., 1999)
-    residual     floor(M w_i) copies of i, the rest multinomial  (Liu and Chen, 1998)
+    stratified   u_m = (m + U_m) / M, independent U_m       (Kitagawa, 1996)
+    systematic   u_m = (m + U) / M, one shared U            (Carpenter et al., 1999)
+    residual     floor(M w_i) copies of i, rest multinomial (Liu and Chen, 1998)
 
 Stratified, systematic and residual have lower offspring-count variance than
 multinomial (Douc, Cappé and Moulines, 2005). Every scheme returns ``int32`` indices in
@@ -26,7 +26,9 @@ from pinfer.types import Array, Float, Int, PRNGKey
 __all__ = ["multinomial", "stratified", "systematic", "residual", "normalize"]
 
 
-def normalize(log_weights: Float[Array, "num_particles"]) -> Float[Array, "num_particles"]:
+def normalize(
+    log_weights: Float[Array, "num_particles"],
+) -> Float[Array, "num_particles"]:
     """Normalised log-weights ``log_w - logsumexp(log_w)``; uniform if all are ``-inf``.
 
     Example:
@@ -38,10 +40,22 @@ def normalize(log_weights: Float[Array, "num_particles"]) -> Float[Array, "num_p
     return jnp.where(jnp.isfinite(lse), log_weights - lse, uniform)
 
 
+def _probabilities(log_weights: Array) -> Array:
+    # The float32 normaliser of log-weights of size ~1e3 is off by ~1e-4, so the
+    # weights would sum to 1 +- 1e-4; dividing by the sum removes that common factor.
+    weights = jnp.exp(normalize(log_weights))
+    return weights / jnp.sum(weights)
+
+
 def _cdf(log_weights: Array) -> Array:
-    cdf = jnp.cumsum(jnp.exp(normalize(log_weights)))
-    # Round-off can leave cdf[-1] slightly below 1; pin it so no draw falls off the end.
-    return cdf.at[-1].set(jnp.inf)
+    weights = jnp.exp(normalize(log_weights))
+    cdf = jnp.cumsum(weights)
+    cdf = cdf / cdf[-1]  # the same common factor; makes the total exactly 1
+    # Pin the cdf at the last positive weight: a grid point that round-off puts at or
+    # above the total must not fall onto a zero-weight particle after it.
+    position = jnp.arange(weights.shape[0])
+    last = jnp.max(jnp.where(weights > 0, position, 0))
+    return jnp.where(position >= last, jnp.inf, cdf)
 
 
 def _invert(cdf: Array, u: Array) -> Int[Array, "num_samples"]:
@@ -52,7 +66,7 @@ def _invert(cdf: Array, u: Array) -> Int[Array, "num_samples"]:
 def multinomial(
     key: PRNGKey, log_weights: Float[Array, "num_particles"], num_samples: int
 ) -> Int[Array, "num_samples"]:
-    """Multinomial resampling: ``num_samples`` i.i.d. draws from ``softmax(log_weights)``.
+    """Multinomial resampling: ``num_samples`` i.i.d. draws from ``softmax(log_w)``.
 
     Args:
         key: PRNG key.
@@ -118,7 +132,7 @@ def residual(
         Array([0, 1], dtype=int32)
     """
     num_particles = log_weights.shape[0]
-    scaled = num_samples * jnp.exp(normalize(log_weights))
+    scaled = num_samples * _probabilities(log_weights)
     counts = jnp.floor(scaled).astype(jnp.int32)
     num_det = counts.sum()
     deterministic = jnp.repeat(

@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of pinfer against anchor implementations (see run.py)."""

@@ -1,0 +1,447 @@
+"""Bootstrap particle filter: pinfer against a hand-written filter, smcx, `particles`.
+
+The problem is a linear-Gaussian state-space model (``dx = 4``, ``dy = 2``, ``T = 500``
+observations; :func:`benchmarks.handwritten_filter.make_problem`), the same model and
+observations for everyone, with an exact log-evidence from a float64 Kalman filter.
+Every implementation runs a bootstrap filter in float32 (``particles``: float64, NumPy)
+and resamples systematically at every step:
+
+* **pinfer**: ``pinfer.smc.particle_filter(key, model, ys, N, ess_threshold=1.0)``
+  (a Python threshold ``>= 1`` resamples at every step) on
+  ``pinfer.models.linear_gaussian.LinearGaussianSSM``, jitted as a whole, returning
+  the full ``ParticleFilterResult`` (log-evidence, filtering means, ESS).
+* **hand-written**: ``benchmarks/handwritten_filter.py``, about forty lines of
+  ``lax.scan`` with ``jnp.searchsorted`` systematic resampling, threefry keys: the
+  reference for the ratio column. Variants swap the key (``rbg``) and the resampler
+  (offspring counts by a scatter-add and a cumulative sum, same distribution).
+* **smcx** 2.1.0 ``bootstrap_filter`` (``resampling_threshold=2``, systematic) and
+  **particles** 0.4 ``SMC(Bootstrap(MVLinearGauss), resampling="systematic",
+  ESSrmin=1)``, each in a virtualenv of its own (``benchmarks/envs.py``), driven as a
+  subprocess worker so that its runs interleave with the others.
+
+Timing: for each ``N`` every implementation is compiled (``jit(...).lower().compile()``,
+reported separately) and run once, then timed over interleaved rounds (all
+implementations, in a rotating order, per round), each round with a new seed;
+``block_until_ready`` closes each timed call. The table gives the median and the
+range, the ratio to the hand-written filter's median, and the log-evidence error
+``log Z_hat - log Z`` over the same runs (mean ± sd, and mean ``|error|``).
+"""
+
+import json
+import os
+import queue
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmarks import envs
+from benchmarks.handwritten_filter import (
+    LGProblem,
+    build_filter,
+    first_state_law,
+    kalman_log_evidence,
+    make_problem,
+    systematic_scatter,
+    systematic_searchsorted,
+    to_jax,
+)
+
+__all__ = ["TITLE", "notes", "run", "to_markdown"]
+
+TITLE = "Particle filter (linear-Gaussian, dx = 4, dy = 2)"
+REFERENCE = "hand-written (threefry, searchsorted)"
+FULL = {"num_steps": 500, "sizes": (1_000, 10_000, 100_000), "repeats": (10, 10, 5)}
+QUICK = {"num_steps": 100, "sizes": (1_000,), "repeats": (2,)}
+PROBLEM_SEED = 0
+
+
+class Impl(NamedTuple):
+    """One implementation: ``prepare(N) -> compile seconds``, then timed runs.
+
+    ``run(N, seed) -> (seconds, log_evidence)``; both raise on failure.
+    """
+
+    name: str
+    prepare: Callable[[int], float]
+    run: Callable[[int, int], tuple[float, float]]
+
+
+class Skipped(NamedTuple):
+    name: str
+    reason: str
+
+
+def _jax_impl(name: str, build: Callable, args: tuple, key_impl: str) -> Impl:
+    """Wrap ``build(N) -> jitted fn(key, *args)`` with AOT compile timing."""
+    compiled = {}
+
+    def prepare(n):
+        fn = build(n)
+        key = jax.random.key(0, impl=key_impl)
+        start = time.perf_counter()
+        compiled[n] = fn.lower(key, *args).compile()
+        seconds = time.perf_counter() - start
+        jax.block_until_ready(compiled[n](key, *args))  # untimed warm-up run
+        return seconds
+
+    def run(n, seed):
+        key = jax.random.key(seed, impl=key_impl)
+        jax.block_until_ready(key)
+        start = time.perf_counter()
+        out = jax.block_until_ready(compiled[n](key, *args))
+        seconds = time.perf_counter() - start
+        log_z = out.log_evidence if hasattr(out, "log_evidence") else out
+        return seconds, float(log_z)
+
+    return Impl(name, prepare, run)
+
+
+def _handwritten(problem: LGProblem) -> list[Impl]:
+    arrays = to_jax(problem)
+    impls = []
+    for key_impl, rng_name in (("threefry2x32", "threefry"), ("rbg", "rbg")):
+        for resample_fn, label in (
+            (systematic_searchsorted, "searchsorted"),
+            (systematic_scatter, "scatter"),
+        ):
+
+            def build(n, resample_fn=resample_fn):
+                return build_filter(n, resample_fn)
+
+            name = f"hand-written ({rng_name}, {label})"
+            impls.append(_jax_impl(name, build, (arrays,), key_impl))
+    return impls
+
+
+def _pinfer(problem: LGProblem) -> list[Impl] | Skipped:
+    try:
+        from pinfer.models.linear_gaussian import LinearGaussianSSM
+
+        from pinfer.smc import particle_filter, systematic
+    except ImportError as error:
+        return Skipped("pinfer", f"pinfer's particle filter is not importable: {error}")
+    f32 = jnp.float32
+    model = LinearGaussianSSM(
+        m0=jnp.asarray(problem.m0, f32),
+        P0=jnp.asarray(problem.P0, f32),
+        A=jnp.asarray(problem.F, f32),
+        Q=jnp.asarray(problem.Q, f32),
+        H=jnp.asarray(problem.G, f32),
+        R=jnp.asarray(problem.R, f32),
+    )
+    ys = jnp.asarray(problem.ys, f32)
+
+    def builder(resample_fn):
+        def build(n):
+            def filter_fn(key, model, ys):
+                return particle_filter(
+                    key, model, ys, n, resample_fn=resample_fn, ess_threshold=1.0
+                )
+
+            return jax.jit(filter_fn)
+
+        return build
+
+    variants = (
+        ("pinfer", systematic, "threefry2x32"),
+        ("pinfer (rbg key)", systematic, "rbg"),
+        ("pinfer (rbg key, scatter resampler)", systematic_scatter, "rbg"),
+    )
+    return [
+        _jax_impl(name, builder(fn), (model, ys), key_impl)
+        for name, fn, key_impl in variants
+    ]
+
+
+class _Worker:
+    """An anchor running in its own environment, answering JSON lines (see anchor_*)."""
+
+    def __init__(self, name: str, python: Path, script: Path, problem_path: Path):
+        self.name = name
+        self.stderr = tempfile.TemporaryFile(mode="w+")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_COMP")}
+        env.pop("PYTHONPATH", None)
+        self.proc = subprocess.Popen(
+            [str(python), str(script), str(problem_path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+            env=env,
+        )
+        self.lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.versions = self._reply(300)["versions"]
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def _reply(self, timeout: float) -> dict:
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            self.close()
+            message = f"{self.name} worker gave no answer in {timeout:.0f} s"
+            raise RuntimeError(message) from None
+        if line is None:
+            self.stderr.seek(0)
+            tail = " | ".join(self.stderr.read().strip().splitlines()[-3:])
+            raise RuntimeError(f"{self.name} worker exited: {tail}")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise RuntimeError(f"{self.name}: {reply['error']}")
+        return reply
+
+    def request(self, timeout: float = 1800, **message) -> dict:
+        self.proc.stdin.write(json.dumps(message) + "\n")
+        self.proc.stdin.flush()
+        return self._reply(timeout)
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+
+
+def _anchor(
+    name: str, problem_path: Path, log
+) -> tuple[Impl | Skipped, _Worker | None]:
+    script = Path(__file__).resolve().parent / f"anchor_{name}.py"
+    try:
+        python = envs.ensure_env(envs.ENV_SPECS[name], log=log)
+        worker = _Worker(name, python, script, problem_path)
+    except (envs.EnvError, RuntimeError, OSError) as error:
+        return Skipped(name, f"environment set-up failed: {error}"), None
+    label = " ".join(f"{k} {v}" for k, v in worker.versions.items())
+
+    def prepare(n):
+        seconds = worker.request(cmd="compile", num_particles=n)["compile_s"]
+        worker.request(cmd="run", num_particles=n, seed=0)  # untimed warm-up run
+        return seconds
+
+    def run(n, seed):
+        reply = worker.request(cmd="run", num_particles=n, seed=seed)
+        return reply["seconds"], reply["log_evidence"]
+
+    return Impl(f"{name} ({label})", prepare, run), worker
+
+
+def _save_problem(problem: LGProblem, folder: Path) -> Path:
+    m1, P1 = first_state_law(problem)
+    chol = np.linalg.cholesky
+    path = folder / "problem.npz"
+    np.savez(
+        path,
+        m1=m1,
+        P1=P1,
+        P1_chol=chol(P1),
+        F=problem.F,
+        Q=problem.Q,
+        Q_chol=chol(problem.Q),
+        G=problem.G,
+        R=problem.R,
+        R_chol_inv=np.linalg.inv(chol(problem.R)),
+        ys=problem.ys,
+    )
+    return path
+
+
+def _row(name, n, times, errors, compile_s, note="") -> dict:
+    row = {"num_particles": n, "implementation": name, "runs": len(times)}
+    if times:
+        row |= {
+            "median_s": statistics.median(times),
+            "min_s": min(times),
+            "max_s": max(times),
+            "compile_s": compile_s,
+            "log_z_error_mean": statistics.mean(errors),
+            "log_z_error_sd": statistics.stdev(errors) if len(errors) > 1 else 0.0,
+            "log_z_abs_error_mean": statistics.mean(abs(e) for e in errors),
+        }
+    row["note"] = note
+    return row
+
+
+def _bench_size(impls, skipped, n, repeats, exact, log) -> list[dict]:
+    compile_s, times, errors, failed = {}, {}, {}, {}
+    for impl in impls:
+        try:
+            compile_s[impl.name] = impl.prepare(n)
+            times[impl.name], errors[impl.name] = [], []
+        except Exception as error:  # one broken implementation must not stop the rest
+            failed[impl.name] = f"failed to compile: {error}"
+    live = [impl for impl in impls if impl.name not in failed]
+    for round_index in range(repeats):
+        seed = 1 + round_index
+        shift = round_index % max(len(live), 1)
+        for impl in live[shift:] + live[:shift]:
+            if impl.name in failed:
+                continue
+            try:
+                seconds, log_z = impl.run(n, seed)
+            except Exception as error:
+                failed[impl.name] = f"failed in run {round_index}: {error}"
+                continue
+            times[impl.name].append(seconds)
+            errors[impl.name].append(log_z - exact)
+        log(f"[filter] N={n} round {round_index + 1}/{repeats} done")
+    rows = [_row(s.name, n, [], [], None, f"skipped: {s.reason}") for s in skipped]
+    for impl in impls:
+        if impl.name in failed:
+            rows.append(_row(impl.name, n, [], [], None, failed[impl.name]))
+        else:
+            rows.append(
+                _row(
+                    impl.name,
+                    n,
+                    times[impl.name],
+                    errors[impl.name],
+                    compile_s[impl.name],
+                )
+            )
+    reference = next((r for r in rows if r["implementation"] == REFERENCE), None)
+    for row in rows:
+        if reference and "median_s" in row and "median_s" in reference:
+            row["ratio_to_handwritten"] = row["median_s"] / reference["median_s"]
+    return rows
+
+
+def run(quick: bool = False, log=print) -> list[dict]:
+    """Time every implementation; one row per (``N``, implementation).
+
+    ``quick``: ``N = 1000``, ``T = 100``, 2 rounds, no anchor environments.
+
+    Example:
+        >>> rows = run(quick=True)  # doctest: +SKIP
+    """
+    config = QUICK if quick else FULL
+    problem = make_problem(PROBLEM_SEED, config["num_steps"])
+    exact = kalman_log_evidence(problem)
+    impls, skipped, workers = [], [], []
+    pinfer_impls = _pinfer(problem)
+    if isinstance(pinfer_impls, Skipped):
+        skipped.append(pinfer_impls)
+    else:
+        impls += pinfer_impls
+    impls += _handwritten(problem)
+    with tempfile.TemporaryDirectory() as folder:
+        problem_path = _save_problem(problem, Path(folder))
+        if not quick:
+            for name in ("smcx", "particles"):
+                impl, worker = _anchor(name, problem_path, log)
+                if worker is not None:
+                    workers.append(worker)
+                (skipped if isinstance(impl, Skipped) else impls).append(impl)
+        rows = []
+        try:
+            for n, repeats in zip(config["sizes"], config["repeats"], strict=True):
+                rows += _bench_size(impls, skipped, n, repeats, exact, log)
+        finally:
+            for worker in workers:
+                worker.close()
+    for row in rows:
+        row["num_steps"] = config["num_steps"]
+        row["exact_log_z"] = exact
+    return rows
+
+
+def _fmt(value, spec):
+    return "" if value is None else format(value, spec)
+
+
+def to_markdown(rows: list[dict]) -> str:
+    """The table: one line per (``N``, implementation)."""
+    if not rows:
+        return "(no rows)"
+    lines = [
+        f"T = {rows[0]['num_steps']} observations; exact log Z = "
+        f"{rows[0]['exact_log_z']:.3f} (float64 Kalman filter).",
+        "",
+        "| N | implementation | median s | range s | × hand-written | compile s "
+        "| log Z error (mean ± sd) | mean abs error | runs | note |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        if "median_s" in r:
+            cells = [
+                f"{r['median_s']:.4g}",
+                f"{r['min_s']:.3g}–{r['max_s']:.3g}",
+                _fmt(r.get("ratio_to_handwritten"), ".2f"),
+                f"{r['compile_s']:.2f}",
+                f"{r['log_z_error_mean']:+.3f} ± {r['log_z_error_sd']:.3f}",
+                f"{r['log_z_abs_error_mean']:.3f}",
+            ]
+        else:
+            cells = [""] * 6
+        lines.append(
+            f"| {r['num_particles']:,} | {r['implementation']} | "
+            + " | ".join(cells)
+            + f" | {r['runs']} | {r['note']} |"
+        )
+    return "\n".join(lines)
+
+
+def _median(rows, n, prefix):
+    for r in rows:
+        name = r["implementation"]
+        if r["num_particles"] == n and (
+            name == prefix or name.startswith(prefix + " (")
+        ):
+            return r.get("median_s")
+    return None
+
+
+def notes(rows: list[dict]) -> str:
+    """The targets, checked against this run's medians."""
+    sizes = sorted({r["num_particles"] for r in rows})
+    lines = ["Targets (pinfer with default threefry keys and searchsorted resampling):"]
+    for n in sizes:
+        pinfer = _median(rows, n, "pinfer")
+        parts = []
+        for label, prefix, target in (
+            ("hand-written", REFERENCE, "≤ 1.1"),
+            ("smcx", "smcx", "≤ 1"),
+        ):
+            other = _median(rows, n, prefix)
+            if pinfer and other:
+                parts.append(
+                    f"pinfer / {label} = {pinfer / other:.2f} (target {target})"
+                )
+        other = _median(rows, n, "particles")
+        if pinfer and other:
+            parts.append(
+                f"particles / pinfer = {other / pinfer:.1f} (target ≥ 5 at 1e5)"
+            )
+        if parts:
+            lines.append(f"- N = {n:,}: " + "; ".join(parts))
+    fastest = {}
+    for n in sizes:
+        timed = [r for r in rows if r["num_particles"] == n and "median_s" in r]
+        if timed:
+            best = min(timed, key=lambda r: r["median_s"])
+            fastest[n] = f"{best['implementation']} ({best['median_s']:.4g} s)"
+    lines += [f"- fastest at N = {n:,}: {v}" for n, v in fastest.items()]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    rows = run(quick="--quick" in sys.argv)
+    print(to_markdown(rows))
+    print()
+    print(notes(rows))

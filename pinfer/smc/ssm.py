@@ -1,0 +1,131 @@
+"""The state-space model contract that pinfer's particle filters consume.
+
+A state-space model is a Markov chain ``x`` observed through noisy observations ``y``::
+
+    x_0 ~ mu(x_0)                          sample_initial        (before any data)
+    x_t ~ f_t(x_t | x_{t-1}),  t = 0..T-1  sample_transition     (log_transition)
+    y_t ~ g_t(y_t | x_t)                   log_observation
+
+so ``observations[t]`` observes the state reached after ``t + 1`` transitions; ``x_0``
+is the prior state before the first observation. Every method is written for ONE
+particle; the filters ``vmap`` them over the particle axis.
+
+A model is an :class:`equinox.Module`: its array fields are ordinary dynamic pytree
+leaves, so a filter can be ``jit``-ted, ``vmap``-ped over batches of models and
+differentiated with respect to model parameters. Integers that fix shapes belong in
+``eqx.field(static=True)``.
+
+Optional methods enable better filters:
+
+    sample_proposal, log_proposal, log_transition   guided q_t(x_t | x_{t-1}, y_t)
+    log_lookahead                                   eta_t(x_{t-1}) ~ p(y_t | x_{t-1})
+
+(Pitt and Shephard, 1999, for the auxiliary particle filter; Doucet, Godsill and
+Andrieu, 2000, for the locally optimal proposal.)
+"""
+
+import abc
+
+import equinox as eqx
+
+from pinfer.types import Array, ArrayTree, Int, PRNGKey, Scalar
+
+__all__ = ["AbstractStateSpaceModel", "implements"]
+
+
+class AbstractStateSpaceModel(eqx.Module):
+    """A state-space model, written for one particle.
+
+    Subclasses implement :meth:`sample_initial`, :meth:`sample_transition` and
+    :meth:`log_observation`; the guided-proposal and look-ahead methods are optional
+    (the default raises ``NotImplementedError``, and drivers check
+    :func:`implements` before tracing). Override :attr:`observation_shape` so that
+    drivers can validate observations before anything runs.
+
+    ``t`` is the int32 index of the observation being processed (``0..T-1``), so
+    time-inhomogeneous models can index their parameters with it.
+
+    Example:
+        >>> class RandomWalk(AbstractStateSpaceModel):
+        ...     scale: jax.Array
+        ...     def sample_initial(self, key):
+        ...         return jax.random.normal(key, (1,))
+        ...     def sample_transition(self, key, x_prev, t):
+        ...         return x_prev + self.scale * jax.random.normal(key, (1,))
+        ...     def log_observation(self, x, y, t):
+        ...         return jax.scipy.stats.norm.logpdf(y, x).sum()
+        ...     @property
+        ...     def observation_shape(self):
+        ...         return (1,)
+        >>> model = RandomWalk(scale=jnp.array(0.5))
+    """
+
+    @abc.abstractmethod
+    def sample_initial(self, key: PRNGKey) -> ArrayTree:
+        """Draw one initial state ``x_0 ~ mu`` (before the first observation)."""
+
+    @abc.abstractmethod
+    def sample_transition(
+        self, key: PRNGKey, x_prev: ArrayTree, t: Int[Array, ""]
+    ) -> ArrayTree:
+        """Draw ``x_t ~ f_t(. | x_prev)``, the state observed by ``observations[t]``."""
+
+    @abc.abstractmethod
+    def log_observation(self, x: ArrayTree, y: ArrayTree, t: Int[Array, ""]) -> Scalar:
+        """``log g_t(y | x)``, the log-likelihood of observation ``y`` at ``x``."""
+
+    @property
+    def observation_shape(self) -> tuple[int, ...] | None:
+        """Shape of one observation ``y_t`` (``None``: unknown, no check)."""
+        return None
+
+    def log_transition(
+        self, x: ArrayTree, x_prev: ArrayTree, t: Int[Array, ""]
+    ) -> Scalar:
+        """``log f_t(x | x_prev)``; needed by guided proposals and smoothing."""
+        raise NotImplementedError(_missing(self, "log_transition"))
+
+    def sample_proposal(
+        self, key: PRNGKey, x_prev: ArrayTree, y: ArrayTree, t: Int[Array, ""]
+    ) -> ArrayTree:
+        """Draw ``x_t ~ q_t(. | x_prev, y_t)`` from a guided proposal."""
+        raise NotImplementedError(_missing(self, "sample_proposal"))
+
+    def log_proposal(
+        self, x: ArrayTree, x_prev: ArrayTree, y: ArrayTree, t: Int[Array, ""]
+    ) -> Scalar:
+        """``log q_t(x | x_prev, y_t)`` of the guided proposal."""
+        raise NotImplementedError(_missing(self, "log_proposal"))
+
+    def log_lookahead(
+        self, x_prev: ArrayTree, y_next: ArrayTree, t: Int[Array, ""]
+    ) -> Scalar:
+        """Auxiliary weight ``log eta_t(x_prev)``, ideally ``log p(y_t | x_prev)``.
+
+        ``y_next`` is ``observations[t]``, the observation about to be processed.
+        """
+        raise NotImplementedError(_missing(self, "log_lookahead"))
+
+
+def _missing(model: object, name: str) -> str:
+    return (
+        f"{type(model).__name__} does not implement `{name}`. Implement it on the "
+        "model, or use a filter option that does not need it (e.g. the bootstrap "
+        "proposal, auxiliary=False)."
+    )
+
+
+def implements(model: object, *names: str) -> bool:
+    """Whether ``model`` provides every method in ``names`` (overridden, not the stub).
+
+    Example:
+        >>> implements(model, "sample_proposal", "log_proposal")  # doctest: +SKIP
+        False
+    """
+    for name in names:
+        method = getattr(type(model), name, None)
+        if not callable(method):
+            return False
+        if method is getattr(AbstractStateSpaceModel, name, None):
+            return False
+    return True

@@ -1,0 +1,486 @@
+"""Tempered (annealed) SMC: from the prior to the posterior through ``prior * lik^lam``.
+
+The particles move through the targets ``pi_lam(x) ∝ p(x) L(x)^lam`` for
+``0 = lam_0 < lam_1 < ... < lam_K = 1``; the product of the mean incremental weights
+estimates the evidence ``Z = ∫ p(x) L(x) dx`` (Neal, 2001; Del Moral, Doucet and
+Jasra, 2006; Chopin and Papaspiliopoulos, 2020, ch. 17)::
+
+    x_i ~ p,  log w_i = -log N,  lam = 0,  log Z = 0
+    while lam < 1:
+        lam' = lam + delta,  delta = max{d : ESS(log w + d log L) >= target_ess * N}
+        log w_i += (lam' - lam) log L(x_i);   log Z += logsumexp(log w)
+        resample x (and tune the MCMC kernel on the weighted particles)
+        x_i <- num_mcmc_steps MCMC moves targeting p(x) L(x)^lam',  log w_i = -log N
+
+The next temperature is found by bisection on ``log delta`` over
+``[log(1 - lam) - 40, log(1 - lam)]`` with a fixed number of steps (the ESS falls as
+``delta`` grows), so the adaptive step is jittable (Jasra et al., 2011). A fixed
+schedule ``temperatures`` runs the same step with ``lax.scan``.
+
+Invalid log-likelihoods (NaN or ``+inf``) are treated as ``-inf``: the particle gets
+weight zero and MCMC rejects proposals there, so the log-evidence never turns NaN.
+If every particle has weight zero the log-evidence is ``-inf`` and the adaptive
+driver stops with a final temperature below 1.
+"""
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.flatten_util import ravel_pytree
+from jax.scipy.special import logsumexp
+
+from pinfer.base import Algorithm, check_key
+from pinfer.diagnostics.ess import log_ess
+from pinfer.progress import new_bar_id, report_fraction
+from pinfer.smc.mcmc import MCMCKernel, build_rwm
+from pinfer.smc.resampling import systematic
+from pinfer.types import Array, ArrayTree, Float, Int, PRNGKey, Scalar
+
+__all__ = [
+    "TemperedSMCInfo",
+    "TemperedSMCResult",
+    "TemperedSMCState",
+    "build_tempered_smc",
+    "next_temperature",
+    "tempered_smc",
+]
+
+_LOG_DELTA_RANGE = 40.0
+
+
+class TemperedSMCState(NamedTuple):
+    """What the next tempered step needs.
+
+    Attributes:
+        particles: pytree, every leaf with leading axis ``N``.
+        log_weights: ``[N]`` normalised log-weights.
+        temperature: current ``lam`` in ``[0, 1]``.
+        log_evidence: running ``log(Z_lam / Z_0)``.
+        log_prior: ``[N]`` log-prior of each particle.
+        log_likelihood: ``[N]`` log-likelihood, invalid values stored as ``-inf``.
+        kernel_params: the MCMC kernel's tuned parameters.
+        acceptance_rate: mean acceptance of the last move (NaN before the first).
+    """
+
+    particles: ArrayTree
+    log_weights: Float[Array, "num_particles"]
+    temperature: Scalar
+    log_evidence: Scalar
+    log_prior: Float[Array, "num_particles"]
+    log_likelihood: Float[Array, "num_particles"]
+    kernel_params: ArrayTree
+    acceptance_rate: Scalar
+
+
+class TemperedSMCInfo(NamedTuple):
+    """Diagnostics of one step: new temperature, ``log Z`` increment, ESS of the
+    reweighted particles before resampling, and the MCMC acceptance rate."""
+
+    temperature: Scalar
+    log_evidence_increment: Scalar
+    ess: Scalar
+    acceptance_rate: Scalar
+
+
+class TemperedSMCResult(NamedTuple):
+    """Output of :func:`tempered_smc`.
+
+    Per-step arrays have length ``max_steps`` (adaptive) or ``K`` (fixed schedule);
+    entries past ``num_steps`` are padding: ``temperatures`` repeats the final
+    temperature (so ``temperatures[-1]`` is always the last one reached), ``ess`` and
+    ``acceptance_rate`` are NaN.
+    """
+
+    particles: ArrayTree
+    log_weights: Float[Array, "num_particles"]
+    log_evidence: Scalar
+    temperatures: Float[Array, "num_steps"]
+    num_steps: Int[Array, ""]
+    ess: Float[Array, "num_steps"]
+    acceptance_rate: Float[Array, "num_steps"]
+
+
+def _clean(log_likelihood: Array) -> Array:
+    invalid = jnp.isnan(log_likelihood) | (log_likelihood == jnp.inf)
+    return jnp.where(invalid, -jnp.inf, log_likelihood)
+
+
+def _increment(delta: Array, log_likelihood: Array) -> Array:
+    # delta * -inf is NaN when delta == 0; a zero step leaves the weights alone.
+    return jnp.where(delta > 0, delta * log_likelihood, 0.0)
+
+
+def next_temperature(
+    log_weights: Float[Array, "num_particles"],
+    log_likelihood: Float[Array, "num_particles"],
+    temperature: Scalar,
+    target_ess: float | Scalar,
+    num_bisection_steps: int = 24,
+) -> Scalar:
+    """Largest ``lam' <= 1`` with ``ESS(log_weights + (lam' - lam) log L) >= target``.
+
+    Bisection on ``log(lam' - lam)`` with a fixed number of steps (jittable). If no
+    step keeps the ESS above ``target_ess * N`` (too few particles with finite
+    likelihood), the smallest step of the search is taken; the result is always
+    strictly above ``temperature`` unless that is already 1.
+
+    Args:
+        log_weights: ``[N]`` current log-weights.
+        log_likelihood: ``[N]`` log-likelihoods (``-inf`` allowed).
+        temperature: current ``lam``.
+        target_ess: fraction of ``N`` in ``(0, 1)``.
+        num_bisection_steps: bisection steps (static); the relative precision of the
+            step is about ``exp(40 / 2**num_bisection_steps) - 1``.
+
+    Returns:
+        The next temperature ``lam'`` (scalar).
+
+    Example:
+        >>> float(next_temperature(jnp.zeros(4), jnp.zeros(4), 0.0, 0.5))
+        1.0
+    """
+    log_likelihood = _clean(log_likelihood)
+    dtype = log_likelihood.dtype
+    temperature = jnp.asarray(temperature, dtype)
+    log_target = jnp.log(jnp.asarray(target_ess, dtype) * log_weights.shape[0])
+    log_delta_max = jnp.log1p(-temperature)
+
+    def ok(log_delta):
+        increment = jnp.exp(log_delta) * log_likelihood
+        return log_ess(log_weights + increment) >= log_target
+
+    def bisect(_, bounds):
+        lo, hi = bounds
+        mid = 0.5 * (lo + hi)
+        good = ok(mid)
+        return jnp.where(good, mid, lo), jnp.where(good, hi, mid)
+
+    bounds = (log_delta_max - _LOG_DELTA_RANGE, log_delta_max)
+    log_delta, _ = jax.lax.fori_loop(0, num_bisection_steps, bisect, bounds)
+    proposed = jnp.minimum(temperature + jnp.exp(log_delta), 1.0)
+    proposed = jnp.maximum(proposed, jnp.nextafter(temperature, jnp.ones_like(proposed)))
+    return jnp.where(ok(log_delta_max), jnp.ones_like(proposed), proposed)
+
+
+def _flatten(particles: ArrayTree) -> tuple[Array, Callable[[Array], ArrayTree]]:
+    first = jax.tree.map(lambda leaf: leaf[0], particles)
+    _, unravel = ravel_pytree(first)
+    flat = jax.vmap(lambda p: ravel_pytree(p)[0])(particles)
+    return flat, unravel
+
+
+def build_tempered_smc(
+    log_prior_fn: Callable[[ArrayTree], Scalar],
+    log_likelihood_fn: Callable[[ArrayTree], Scalar],
+    *,
+    mcmc_kernel: MCMCKernel | None = None,
+    num_mcmc_steps: int = 10,
+    resample_fn: Callable = systematic,
+    target_ess: float | Scalar = 0.5,
+    num_bisection_steps: int = 24,
+) -> Algorithm:
+    """The tempered SMC ``init``/``step`` pair, for users who drive the loop.
+
+    ``init(particles) -> TemperedSMCState`` evaluates the prior and likelihood of
+    each particle. ``step(key, state, temperature=None) -> (state, TemperedSMCInfo)``
+    moves to ``temperature`` or, when it is ``None``, to the adaptive next
+    temperature; it reweights, adds the ``log Z`` increment, resamples, tunes the
+    kernel on the weighted particles and applies ``num_mcmc_steps`` MCMC moves.
+
+    Args:
+        log_prior_fn: one particle (pytree without the ``N`` axis) ``-> log p(x)``.
+        log_likelihood_fn: one particle ``-> log L(x)``.
+        mcmc_kernel: an :class:`~pinfer.smc.mcmc.MCMCKernel`; default
+            :func:`~pinfer.smc.mcmc.build_rwm`.
+        num_mcmc_steps: MCMC moves per temperature (static).
+        resample_fn: ``(key, log_weights, num_samples) -> indices``.
+        target_ess: ESS fraction for the adaptive temperature, in ``(0, 1)``.
+        num_bisection_steps: see :func:`next_temperature`.
+
+    Returns:
+        :class:`~pinfer.base.Algorithm` ``(init, step)``.
+
+    Example:
+        >>> alg = build_tempered_smc(lambda x: -0.5 * x @ x, lambda x: -x @ x)
+        >>> state = alg.init(jax.random.normal(jax.random.key(0), (100, 2)))
+        >>> while state.temperature < 1:
+        ...     state, info = alg.step(jax.random.key(1), state)
+    """
+    kernel = build_rwm() if mcmc_kernel is None else mcmc_kernel
+
+    def split_density(unravel, x):
+        particle = unravel(x)
+        return log_prior_fn(particle), _clean(log_likelihood_fn(particle))
+
+    def init(particles: ArrayTree) -> TemperedSMCState:
+        flat, unravel = _flatten(particles)
+        log_prior, log_likelihood = jax.vmap(lambda x: split_density(unravel, x))(flat)
+        num = flat.shape[0]
+        dtype = log_likelihood.dtype
+        log_weights = jnp.full((num,), -jnp.log(num), dtype)
+        params = kernel.init_params(flat, log_weights)
+        zero = jnp.zeros((), dtype)
+        nan = jnp.full((), jnp.nan, dtype)
+        return TemperedSMCState(
+            particles, log_weights, zero, zero, log_prior, log_likelihood, params, nan
+        )
+
+    def move(key, flat, unravel, temperature, params):
+        def log_density_fn(x):
+            log_prior, log_likelihood = split_density(unravel, x)
+            tempered = log_prior + _increment(temperature, log_likelihood)
+            return tempered, (log_prior, log_likelihood)
+
+        states = jax.vmap(lambda x: kernel.init(x, log_density_fn))(flat)
+
+        def sweep(states, key_sweep):
+            states, info = kernel.step(key_sweep, states, log_density_fn, params)
+            return states, jnp.mean(info.acceptance_rate)
+
+        keys = jax.random.split(key, num_mcmc_steps)
+        states, acceptance = jax.lax.scan(sweep, states, keys)
+        log_prior, log_likelihood = states.aux
+        return states.position, log_prior, log_likelihood, jnp.mean(acceptance)
+
+    def step(
+        key: PRNGKey, state: TemperedSMCState, temperature: Any = None
+    ) -> tuple[TemperedSMCState, TemperedSMCInfo]:
+        flat, unravel = _flatten(state.particles)
+        num = flat.shape[0]
+        if temperature is None:
+            temperature = next_temperature(
+                state.log_weights,
+                state.log_likelihood,
+                state.temperature,
+                target_ess,
+                num_bisection_steps,
+            )
+        temperature = jnp.asarray(temperature, state.temperature.dtype)
+        delta = temperature - state.temperature
+        log_weights = state.log_weights + _increment(delta, state.log_likelihood)
+        log_increment = logsumexp(log_weights)
+        key_resample, key_move = jax.random.split(key)
+        ancestors = resample_fn(key_resample, log_weights, num)
+        params = kernel.tune(
+            state.kernel_params, flat, log_weights, state.acceptance_rate
+        )
+        flat, log_prior, log_likelihood, acceptance = move(
+            key_move, flat[ancestors], unravel, temperature, params
+        )
+        uniform = jnp.full((num,), -jnp.log(num), log_weights.dtype)
+        new_state = TemperedSMCState(
+            jax.vmap(unravel)(flat),
+            uniform,
+            temperature,
+            state.log_evidence + log_increment,
+            log_prior,
+            log_likelihood,
+            params,
+            acceptance,
+        )
+        info = TemperedSMCInfo(
+            temperature, log_increment, jnp.exp(log_ess(log_weights)), acceptance
+        )
+        return new_state, info
+
+    return Algorithm(init, step)
+
+
+def _check_particles(particles: ArrayTree) -> int:
+    leaves = jax.tree.leaves(particles)
+    if not leaves:
+        raise ValueError("initial_particles is empty; pass an array of shape [N, d].")
+    if len(leaves) == 1 and hasattr(particles, "ndim") and particles.ndim != 2:
+        raise ValueError(
+            "initial_particles must have shape [N, d] (one row per particle), got "
+            f"shape {tuple(particles.shape)}. For a scalar parameter use shape [N, 1]; "
+            "for structured particles pass a pytree whose leaves share the axis N."
+        )
+    shapes = [tuple(jnp.shape(leaf)) for leaf in leaves]
+    if any(len(s) == 0 for s in shapes) or len({s[0] for s in shapes}) != 1:
+        raise ValueError(
+            "every leaf of initial_particles needs the same leading particle axis N, "
+            f"got leaf shapes {shapes}."
+        )
+    if shapes[0][0] < 2:
+        raise ValueError(f"tempered SMC needs at least 2 particles, got {shapes[0][0]}.")
+    return shapes[0][0]
+
+
+def _check_scalar_fn(fn: Callable, name: str, particles: ArrayTree) -> None:
+    one = jax.tree.map(lambda leaf: leaf[0], particles)
+    out = jax.eval_shape(fn, one)
+    if getattr(out, "shape", None) != ():
+        raise ValueError(
+            f"{name} must map one particle (no N axis) to a scalar, got output "
+            f"{out}. Reduce over data points inside it; tempered SMC vmaps it over N."
+        )
+
+
+def _concrete(x: Any) -> Any:
+    """``x`` as a host value, or ``None`` when it is traced (checked only if known)."""
+    leaves = jax.tree.leaves(x)
+    if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
+        return None
+    return jax.device_get(x)
+
+
+def _check_options(target_ess: Any, temperatures: Any, max_steps: int) -> None:
+    t = _concrete(target_ess)
+    if t is not None and not (jnp.ndim(t) == 0 and 0.0 < float(t) < 1.0):
+        raise ValueError(
+            f"target_ess is a fraction of the particles and must lie in (0, 1), got "
+            f"{t!r}; 0.5 is the usual choice."
+        )
+    if int(max_steps) < 1:
+        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}.")
+    if temperatures is None:
+        return
+    if jnp.ndim(temperatures) != 1 or jnp.shape(temperatures)[0] < 1:
+        raise ValueError(
+            "temperatures must be a 1-D schedule [K], got shape "
+            f"{jnp.shape(temperatures)}."
+        )
+    sched = _concrete(temperatures)
+    if sched is None:
+        return
+    sched = jnp.asarray(sched, jnp.float64 if jax.config.x64_enabled else None)
+    increasing = bool(jnp.all(jnp.diff(sched) > 0))
+    if not (increasing and float(sched[0]) > 0 and float(sched[-1]) == 1.0):
+        raise ValueError(
+            "temperatures must increase strictly from above 0 to exactly 1, got "
+            f"{sched}. For K equal steps use `jnp.linspace(0, 1, K + 1)[1:]`."
+        )
+
+
+def _pad(values: Array, num_steps: Array, fill: Array) -> Array:
+    return jnp.where(jnp.arange(values.shape[0]) < num_steps, values, fill)
+
+
+def tempered_smc(
+    key: PRNGKey,
+    log_prior_fn: Callable[[ArrayTree], Scalar],
+    log_likelihood_fn: Callable[[ArrayTree], Scalar],
+    initial_particles: ArrayTree,
+    *,
+    mcmc_kernel: MCMCKernel | None = None,
+    num_mcmc_steps: int = 10,
+    target_ess: float | Scalar = 0.5,
+    temperatures: Float[Array, "num_temperatures"] | None = None,
+    resample_fn: Callable = systematic,
+    max_steps: int = 200,
+    num_bisection_steps: int = 24,
+    progress: bool = False,
+) -> TemperedSMCResult:
+    """Tempered SMC from the prior to the posterior, with the evidence estimate.
+
+    With ``temperatures=None`` the schedule is adaptive (each step keeps
+    ``target_ess * N`` effective particles) and runs in a ``lax.while_loop`` until
+    the temperature reaches 1, the log-evidence is ``-inf`` (every weight zero), or
+    ``max_steps`` steps; check ``result.temperatures[-1] == 1``. A fixed schedule
+    runs one step per temperature in a ``lax.scan``. Wrap the call in ``jax.jit``
+    (with the functions closed over) and ``jax.vmap`` over keys for replicates.
+
+    Args:
+        key: PRNG key.
+        log_prior_fn: one particle (pytree without the ``N`` axis) ``-> log p(x)``;
+            ``initial_particles`` should be draws from this prior.
+        log_likelihood_fn: one particle ``-> log L(x)``; NaN and ``+inf`` are
+            treated as ``-inf`` (weight zero).
+        initial_particles: ``[N, d]`` array, or a pytree whose leaves share the
+            leading axis ``N``, drawn from the prior.
+        mcmc_kernel: rejuvenation kernel; default random-walk Metropolis
+            (:func:`~pinfer.smc.mcmc.build_rwm`), or :func:`~pinfer.smc.mcmc.build_hmc`.
+        num_mcmc_steps: MCMC moves per temperature (static).
+        target_ess: ESS fraction for the adaptive schedule, in ``(0, 1)``.
+        temperatures: a fixed schedule ``[K]`` increasing strictly to 1, or ``None``.
+        resample_fn: ``(key, log_weights, num_samples) -> indices``.
+        max_steps: length of the adaptive loop's output arrays and its step cap.
+        num_bisection_steps: see :func:`next_temperature`.
+        progress: report the temperature to a host progress bar.
+
+    Returns:
+        :class:`TemperedSMCResult` with ``log_evidence = log Z`` (``log p(y)`` when
+        the prior and likelihood are normalised) and equally weighted particles.
+
+    Raises:
+        ValueError: for particles without a common leading axis (or a bare array
+            that is not ``[N, d]``), ``target_ess`` outside ``(0, 1)``, or a schedule
+            that is not strictly increasing to 1.
+
+    Example:
+        >>> x0 = jax.random.normal(jax.random.key(0), (500, 2))
+        >>> result = jax.jit(lambda k, x: tempered_smc(
+        ...     k, lambda x: -0.5 * x @ x - jnp.log(2 * jnp.pi),
+        ...     lambda x: -0.5 * jnp.sum((x - 1.0) ** 2), x))(jax.random.key(1), x0)
+        >>> result.temperatures[-1]
+        Array(1., dtype=float32)
+    """
+    check_key(key)
+    _check_particles(initial_particles)
+    _check_scalar_fn(log_prior_fn, "log_prior_fn", initial_particles)
+    _check_scalar_fn(log_likelihood_fn, "log_likelihood_fn", initial_particles)
+    _check_options(target_ess, temperatures, max_steps)
+    algorithm = build_tempered_smc(
+        log_prior_fn,
+        log_likelihood_fn,
+        mcmc_kernel=mcmc_kernel,
+        num_mcmc_steps=num_mcmc_steps,
+        resample_fn=resample_fn,
+        target_ess=target_ess,
+        num_bisection_steps=num_bisection_steps,
+    )
+    state = algorithm.init(initial_particles)
+    bar_id = new_bar_id() if progress else 0
+
+    if temperatures is not None:
+        schedule = jnp.asarray(temperatures, state.temperature.dtype)
+
+        def scan_step(state, inputs):
+            key_step, temperature = inputs
+            state, info = algorithm.step(key_step, state, temperature)
+            report_fraction(bar_id, state.temperature, progress=progress)
+            return state, info
+
+        keys = jax.random.split(key, schedule.shape[0])
+        state, info = jax.lax.scan(scan_step, state, (keys, schedule))
+        num_steps = jnp.asarray(schedule.shape[0], jnp.int32)
+        return TemperedSMCResult(
+            state.particles,
+            state.log_weights,
+            state.log_evidence,
+            info.temperature,
+            num_steps,
+            info.ess,
+            info.acceptance_rate,
+        )
+
+    nan = jnp.full((max_steps,), jnp.nan, state.temperature.dtype)
+
+    def cond(carry):
+        state, i, _, _ = carry
+        running = (state.temperature < 1) & (state.log_evidence > -jnp.inf)
+        return running & (i < max_steps)
+
+    def body(carry):
+        state, i, key, trace = carry
+        key, key_step = jax.random.split(key)
+        state, info = algorithm.step(key_step, state)
+        trace = TemperedSMCInfo(*(t.at[i].set(v) for t, v in zip(trace, info)))
+        report_fraction(bar_id, state.temperature, progress=progress)
+        return state, i + 1, key, trace
+
+    trace = TemperedSMCInfo(nan, nan, nan, nan)
+    init = (state, jnp.int32(0), key, trace)
+    state, num_steps, _, trace = jax.lax.while_loop(cond, body, init)
+    return TemperedSMCResult(
+        state.particles,
+        state.log_weights,
+        state.log_evidence,
+        _pad(trace.temperature, num_steps, state.temperature),
+        num_steps,
+        trace.ess,
+        trace.acceptance_rate,
+    )

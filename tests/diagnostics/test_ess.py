@@ -1,0 +1,76 @@
+"""Tests of the importance-weight effective sample size."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pinfer.diagnostics import ess, log_ess
+
+_ess = jax.jit(ess)
+_log_ess = jax.jit(log_ess)
+
+
+def _numpy_ess(log_weights: np.ndarray) -> float:
+    w = np.exp(log_weights - np.max(log_weights))
+    return float(w.sum() ** 2 / np.sum(w**2))
+
+
+def test_uniform_weights_give_n():
+    for n in [1, 7, 1000]:
+        np.testing.assert_allclose(_ess(jnp.full(n, -3.2)), n, rtol=1e-5)
+        np.testing.assert_allclose(_log_ess(jnp.zeros(n)), np.log(n), atol=1e-5)
+
+
+def test_one_hot_weights_give_one():
+    log_w = jnp.full(10, -jnp.inf).at[4].set(12.0)
+    np.testing.assert_allclose(_ess(log_w), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(_log_ess(log_w), 0.0, atol=1e-6)
+
+
+def test_invariant_to_adding_a_constant():
+    log_w = jax.random.normal(jax.random.key(0), (200,)) * 2.0
+    reference = _ess(log_w)
+    for shift in [-1000.0, -3.0, 5.0, 800.0]:
+        # Float32 rounding of log_w + shift is ~ulp(shift) ~ 6e-5 at |shift| = 1000.
+        np.testing.assert_allclose(_ess(log_w + shift), reference, rtol=2e-4)
+
+
+def test_all_minus_inf_gives_zero_not_nan():
+    log_w = jnp.full(5, -jnp.inf)
+    assert float(_ess(log_w)) == 0.0
+    assert float(_log_ess(log_w)) == -np.inf
+
+
+def test_agrees_with_numpy_on_random_weights():
+    keys = jax.random.split(jax.random.key(1), 20)
+    log_w = jax.vmap(lambda k: 3.0 * jax.random.normal(k, (64,)))(keys)
+    log_w = log_w.at[:, :5].set(-jnp.inf)
+    got = jax.vmap(_ess)(log_w)
+    expected = [_numpy_ess(np.asarray(lw, np.float64)) for lw in log_w]
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_float64():
+    with jax.enable_x64(True):
+        log_w = jax.random.normal(jax.random.key(2), (300,), dtype=jnp.float64) * 4
+        value = ess(log_w)
+        assert value.dtype == jnp.float64
+        np.testing.assert_allclose(value, _numpy_ess(np.asarray(log_w)), rtol=1e-12)
+
+
+@settings(max_examples=50, deadline=None, derandomize=True)
+@given(
+    st.lists(st.floats(-1e4, 1e4, width=32), min_size=16, max_size=16),
+    st.lists(st.booleans(), min_size=16, max_size=16),
+)
+def test_property_ess_between_one_and_n(values, dead):
+    log_w = jnp.where(jnp.asarray(dead), -jnp.inf, jnp.asarray(values, jnp.float32))
+    value = float(_ess(log_w))
+    if all(dead):
+        assert value == 0.0
+    else:
+        assert 1.0 - 1e-5 <= value <= 16.0 - sum(dead) + 1e-4
+        expected = _numpy_ess(np.asarray(log_w, np.float64))
+        np.testing.assert_allclose(value, expected, rtol=1e-4)

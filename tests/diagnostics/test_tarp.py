@@ -1,0 +1,134 @@
+"""Tests of the TARP coverage test on an exact conjugate posterior.
+
+Model: theta ~ N(0, I_2), y ~ N(theta, 0.5^2 I_2), so the posterior is
+N(0.8 y, 0.2 I_2). Exact draws must pass; draws with the posterior sd divided by 3,
+or with the mean shifted by one prior sd, must fail. Each test uses a fixed key.
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import stats
+
+from pinfer.diagnostics import TARPResult, ks_uniform_test, tarp, tarp_fractions
+
+NUM_SIMULATIONS = 1000
+NUM_POSTERIOR_SAMPLES = 100
+ALPHA = 1e-3
+NOISE_SD = 0.5
+POST_SHRINK = 1.0 / (1.0 + NOISE_SD**2)
+POST_SD = float(np.sqrt(NOISE_SD**2 / (1.0 + NOISE_SD**2)))
+
+_tarp = jax.jit(tarp, static_argnames="num_alphas")
+
+
+@functools.cache
+def _conjugate_draws():
+    """theta [S, 2], posterior means [S, 2] and standard-normal noise [S, L, 2]."""
+    key_theta, key_y, key_post = jax.random.split(jax.random.key(77), 3)
+    theta = jax.random.normal(key_theta, (NUM_SIMULATIONS, 2))
+    y = theta + NOISE_SD * jax.random.normal(key_y, theta.shape)
+    noise = jax.random.normal(key_post, (NUM_SIMULATIONS, NUM_POSTERIOR_SAMPLES, 2))
+    return theta, POST_SHRINK * y, noise
+
+
+def _result(sd_factor: float, bias: float) -> TARPResult:
+    theta, mean, noise = _conjugate_draws()
+    draws = mean[:, None, :] + bias + sd_factor * POST_SD * noise
+    return _tarp(jax.random.key(1), theta, draws)
+
+
+def test_exact_posterior_passes():
+    result = _result(sd_factor=1.0, bias=0.0)
+    assert float(result.p_value) > ALPHA, result.p_value
+    # The curve hugs the diagonal within the KS band.
+    band = stats.kstwo.isf(ALPHA, NUM_SIMULATIONS)
+    assert float(jnp.max(jnp.abs(result.ecp - result.alphas))) < band
+
+
+def test_too_narrow_posterior_fails():
+    result = _result(sd_factor=1.0 / 3.0, bias=0.0)
+    assert float(result.p_value) < ALPHA
+    assert float(result.statistic) > stats.kstwo.isf(ALPHA, NUM_SIMULATIONS)
+
+
+def test_biased_posterior_fails():
+    result = _result(sd_factor=1.0, bias=1.0)
+    assert float(result.p_value) < ALPHA
+    assert float(result.statistic) > stats.kstwo.isf(ALPHA, NUM_SIMULATIONS)
+
+
+def test_result_shapes_and_curve():
+    result = _result(sd_factor=1.0, bias=0.0)
+    assert isinstance(result, TARPResult)
+    assert result.alphas.shape == result.ecp.shape == (101,)
+    assert result.statistic.shape == result.p_value.shape == ()
+    assert float(result.alphas[0]) == 0.0 and float(result.alphas[-1]) == 1.0
+    assert float(result.ecp[-1]) == 1.0
+    assert bool(jnp.all(jnp.diff(result.ecp) >= 0))
+
+
+def test_ks_matches_scipy():
+    theta, mean, noise = _conjugate_draws()
+    f = tarp_fractions(jax.random.key(1), theta, mean[:, None, :] + POST_SD * noise)
+    for u in [f, f[:60] ** 1.3, f[:200] * 0.9]:
+        stat, p = ks_uniform_test(u)
+        ref = stats.kstest(np.asarray(u, np.float64), "uniform")
+        np.testing.assert_allclose(stat, ref.statistic, rtol=1e-5)
+        # Stephens' asymptotic formula against scipy's exact distribution.
+        np.testing.assert_allclose(p, ref.pvalue, rtol=0.05, atol=2e-3)
+
+
+def test_ks_p_values_are_uniform_under_the_null():
+    num_replicates = 400
+    u = jax.random.uniform(jax.random.key(3), (num_replicates, 300))
+    _, p = jax.vmap(ks_uniform_test)(u)
+    frac = float(jnp.mean(p < 0.1))
+    assert abs(frac - 0.1) < 4 * np.sqrt(0.1 * 0.9 / num_replicates)
+
+
+def test_fractions_invariant_to_affine_rescaling():
+    theta, mean, noise = _conjugate_draws()
+    draws = mean[:, None, :] + POST_SD * noise
+    scale, shift = jnp.array([1e3, 1e-2]), jnp.array([-5.0, 40.0])
+    f = tarp_fractions(jax.random.key(2), theta, draws)
+    g = tarp_fractions(jax.random.key(2), theta * scale + shift, draws * scale + shift)
+    # Distances can tie-break differently only within float round-off.
+    assert float(jnp.mean(jnp.abs(f - g) > 1e-3)) < 0.01
+
+
+def test_user_references_and_ties():
+    theta, mean, noise = _conjugate_draws()
+    draws = mean[:, None, :] + POST_SD * noise
+    refs = jnp.zeros_like(theta) + jnp.array([2.0, -1.0])
+    result = _tarp(jax.random.key(4), theta, draws, refs)
+    assert float(result.p_value) > ALPHA
+    # Every draw at the truth: all distances tie, and the jitter keeps f uniform.
+    tied = jnp.broadcast_to(theta[:, None, :], draws.shape)
+    assert float(_tarp(jax.random.key(5), theta, tied).p_value) > ALPHA
+    with pytest.raises(ValueError, match="references"):
+        tarp(jax.random.key(0), theta, draws, refs[:10])
+    with pytest.raises(ValueError, match="posterior_samples"):
+        tarp(jax.random.key(0), theta, draws[..., 0])
+
+
+def test_deterministic_and_rejects_int_key():
+    a = _result(sd_factor=1.0, bias=0.0)
+    b = _result(sd_factor=1.0, bias=0.0)
+    np.testing.assert_array_equal(a.ecp, b.ecp)
+    theta, mean, noise = _conjugate_draws()
+    with pytest.raises(TypeError, match="jax.random.key"):
+        tarp(0, theta, mean[:, None, :] + noise)
+
+
+def test_float64():
+    with jax.enable_x64(True):
+        theta = jax.random.normal(jax.random.key(0), (200, 2), dtype=jnp.float64)
+        draws = jax.random.normal(jax.random.key(1), (200, 30, 2), dtype=jnp.float64)
+        result = tarp(jax.random.key(2), theta, draws, num_alphas=11)
+        assert result.ecp.dtype == jnp.float64
+        assert result.p_value.dtype == jnp.float64
+        assert float(result.p_value) > ALPHA

@@ -1,0 +1,82 @@
+"""Helpers shared by the particle-filter tests: problems, statistics, broken models."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from pinfer.models.linear_gaussian import (
+    kalman_filter,
+    random_linear_gaussian,
+    simulate,
+)
+from scipy import stats
+
+from pinfer.smc import AbstractStateSpaceModel
+
+
+class LGProblem(eqx.Module):
+    model: eqx.Module
+    observations: jax.Array
+    log_likelihood: jax.Array
+    filtered_means: jax.Array
+
+
+def make_problem(dx=4, dy=2, num_steps=200, seed=0, mask=None):
+    model = random_linear_gaussian(jax.random.key(seed), dx, dy)
+    _, ys = simulate(jax.random.key(seed + 1), model, num_steps)
+    kf = kalman_filter(model, ys, mask)
+    return LGProblem(model, ys, kf.log_likelihood, kf.filtered_means)
+
+
+def evidence_statistic(log_z_hat, log_z):
+    """``mean(d) + var(d)/2`` with ``d = log Z_hat - log Z``, and its standard error.
+
+    ``Z_hat`` is unbiased and ``d`` is close to ``N(-s^2/2, s^2)`` (Berard, Del Moral
+    and Doucet, 2014), so the statistic is close to 0. Its standard error is the
+    delta method with sample central moments ``m2, m3, m4`` of ``d``:
+    ``Var(mean + var/2) ~ (m2 + m3 + (m4 - m2^2) / 4) / R``.
+    """
+    d = np.asarray(log_z_hat, np.float64) - float(log_z)
+    num = d.size
+    centred = d - d.mean()
+    m2, m3, m4 = (np.mean(centred**k) for k in (2, 3, 4))
+    stat = d.mean() + d.var(ddof=1) / 2
+    se = np.sqrt(max(m2 + m3 + (m4 - m2**2) / 4, 0.0) / num)
+    return stat, se, d.var(ddof=1)
+
+
+def bonferroni_max_t(estimates, truth, alpha=1e-3):
+    """Max |t| over all cells of replicate means vs truth, and its Bonferroni bound.
+
+    ``estimates`` is ``[R, ...]``; each cell's t statistic uses the sd across the
+    ``R`` replicates. Bonferroni is valid for any dependence between cells (filtering
+    errors are correlated over time), at family-wise level ``alpha``.
+    """
+    est = np.asarray(estimates, np.float64)
+    num = est.shape[0]
+    se = est.std(axis=0, ddof=1) / np.sqrt(num)
+    t = (est.mean(axis=0) - np.asarray(truth, np.float64)) / se
+    bound = stats.t.ppf(1 - alpha / (2 * t.size), num - 1)
+    return np.max(np.abs(t)), bound
+
+
+class BrokenModel(AbstractStateSpaceModel):
+    """A model whose log-likelihood is ``value`` (e.g. -inf or NaN) at step ``k``."""
+
+    inner: eqx.Module
+    k: int = eqx.field(static=True)
+    value: float = eqx.field(static=True)
+
+    @property
+    def observation_shape(self):
+        return self.inner.observation_shape
+
+    def sample_initial(self, key):
+        return self.inner.sample_initial(key)
+
+    def sample_transition(self, key, x_prev, t):
+        return self.inner.sample_transition(key, x_prev, t)
+
+    def log_observation(self, x, y, t):
+        log_g = self.inner.log_observation(x, y, t)
+        return jnp.where(t == self.k, self.value, log_g)
