@@ -12,8 +12,14 @@ and resamples systematically at every step:
   the full ``ParticleFilterResult`` (log-evidence, filtering means, ESS).
 * **hand-written**: ``benchmarks/handwritten_filter.py``, about forty lines of
   ``lax.scan`` with ``jnp.searchsorted`` systematic resampling, threefry keys: the
-  reference for the ratio column. Variants swap the key (``rbg``) and the resampler
-  (offspring counts by a scatter-add and a cumulative sum, same distribution).
+  reference for the ratio column. Variants swap the key (``rbg``), the resampler
+  (offspring counts by a scatter-add and a cumulative sum, same distribution) and the
+  threefry code path: jax's default "partitionable" threefry is several times slower
+  on CPU for an ``[N, 4]`` draw than for the same numbers drawn flat (``N * dx``
+  normals reshaped: bit-identical) or than the older non-partitionable threefry
+  (``with jax.threefry_partitionable(False)`` while compiling). pinfer runs with the
+  default key, an rbg key, and non-partitionable threefry (also with the scatter
+  resampler passed as ``resample_fn``).
 * **smcx** 2.1.0 ``bootstrap_filter`` (``resampling_threshold=2``, systematic) and
   **particles** 0.4 ``SMC(Bootstrap(MVLinearGauss), resampling="systematic",
   ESSrmin=1)``, each in a virtualenv of its own (``benchmarks/envs.py``), driven as a
@@ -81,15 +87,28 @@ class Skipped(NamedTuple):
     reason: str
 
 
-def _jax_impl(name: str, build: Callable, args: tuple, key_impl: str) -> Impl:
+# Key set-ups: (key implementation, jax_threefry_partitionable while compiling).
+# jax's default threefry is "partitionable" (sharding-invariant bits); on CPU its
+# code for an [N, 4] draw is several times slower than the older layout-dependent
+# threefry, which a user gets with `with jax.threefry_partitionable(False):`.
+RNGS = {
+    "threefry": ("threefry2x32", True),
+    "threefry, non-partitionable": ("threefry2x32", False),
+    "rbg": ("rbg", True),
+}
+
+
+def _jax_impl(name: str, build: Callable, args: tuple, rng: str) -> Impl:
     """Wrap ``build(N) -> jitted fn(key, *args)`` with AOT compile timing."""
+    key_impl, partitionable = RNGS[rng]
     compiled = {}
 
     def prepare(n):
         fn = build(n)
         key = jax.random.key(0, impl=key_impl)
         start = time.perf_counter()
-        compiled[n] = fn.lower(key, *args).compile()
+        with jax.threefry_partitionable(partitionable):
+            compiled[n] = fn.lower(key, *args).compile()
         seconds = time.perf_counter() - start
         jax.block_until_ready(compiled[n](key, *args))  # untimed warm-up run
         return seconds
@@ -108,25 +127,31 @@ def _jax_impl(name: str, build: Callable, args: tuple, key_impl: str) -> Impl:
 
 def _handwritten(problem: LGProblem) -> list[Impl]:
     arrays = to_jax(problem)
+    ss, scatter = systematic_searchsorted, systematic_scatter
+    variants = (  # (rng, resampler, flat normals)
+        ("threefry", ss, False),  # the reference
+        ("threefry", scatter, False),
+        ("rbg", ss, False),
+        ("rbg", scatter, False),
+        ("threefry", ss, True),
+        ("threefry, non-partitionable", ss, False),
+        ("threefry, non-partitionable", scatter, False),
+    )
     impls = []
-    for key_impl, rng_name in (("threefry2x32", "threefry"), ("rbg", "rbg")):
-        for resample_fn, label in (
-            (systematic_searchsorted, "searchsorted"),
-            (systematic_scatter, "scatter"),
-        ):
+    for rng, resample_fn, flat in variants:
+        label = "searchsorted" if resample_fn is ss else "scatter"
+        name = f"hand-written ({rng}{', flat normals' if flat else ''}, {label})"
 
-            def build(n, resample_fn=resample_fn):
-                return build_filter(n, resample_fn)
+        def build(n, resample_fn=resample_fn, flat=flat):
+            return build_filter(n, resample_fn, flat_normals=flat)
 
-            name = f"hand-written ({rng_name}, {label})"
-            impls.append(_jax_impl(name, build, (arrays,), key_impl))
+        impls.append(_jax_impl(name, build, (arrays,), rng))
     return impls
 
 
 def _pinfer(problem: LGProblem) -> list[Impl] | Skipped:
     try:
         from pinfer.models.linear_gaussian import LinearGaussianSSM
-
         from pinfer.smc import particle_filter, systematic
     except ImportError as error:
         return Skipped("pinfer", f"pinfer's particle filter is not importable: {error}")
@@ -152,14 +177,22 @@ def _pinfer(problem: LGProblem) -> list[Impl] | Skipped:
 
         return build
 
-    variants = (
-        ("pinfer", systematic, "threefry2x32"),
+    variants = (  # (name, resampler, rng)
+        ("pinfer", systematic, "threefry"),
         ("pinfer (rbg key)", systematic, "rbg"),
-        ("pinfer (rbg key, scatter resampler)", systematic_scatter, "rbg"),
+        (
+            "pinfer (threefry, non-partitionable)",
+            systematic,
+            "threefry, non-partitionable",
+        ),
+        (
+            "pinfer (threefry, non-partitionable, scatter resampler)",
+            systematic_scatter,
+            "threefry, non-partitionable",
+        ),
     )
     return [
-        _jax_impl(name, builder(fn), (model, ys), key_impl)
-        for name, fn, key_impl in variants
+        _jax_impl(name, builder(fn), (model, ys), rng) for name, fn, rng in variants
     ]
 
 

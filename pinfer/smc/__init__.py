@@ -11,8 +11,15 @@ from pinfer.smc.annealed import (
     tempered_resample,
 )
 from pinfer.smc.base import SMCInfo, SMCState, smc_step
+from pinfer.smc.mcmc import MCMCKernel, build_hmc, build_rwm, hmc_step, rwm_step
+from pinfer.smc.numpyro_bridge import (
+    NumpyroTarget,
+    numpyro_target,
+    tempered_smc_numpyro,
+)
 from pinfer.smc.particle_filter import ParticleFilterResult, particle_filter
 from pinfer.smc.resampling import multinomial, residual, stratified, systematic
+from pinfer.smc.smoothing import backward_simulation
 from pinfer.smc.ssm import AbstractStateSpaceModel
 from pinfer.smc.streaming import (
     ParticleFilterState,
@@ -21,6 +28,14 @@ from pinfer.smc.streaming import (
     guided_proposal,
     pf_init,
     pf_step,
+)
+from pinfer.smc.tempered import (
+    TemperedSMCInfo,
+    TemperedSMCResult,
+    TemperedSMCState,
+    build_tempered_smc,
+    next_temperature,
+    tempered_smc,
 )
 
 __all__ = [
@@ -36,6 +51,7 @@ __all__ = [
     "Proposal",
     "SMCInfo",
     "SMCState",
+    "backward_simulation",
     "bootstrap_proposal",
     "guided_proposal",
     "particle_filter",
@@ -49,4 +65,18 @@ __all__ = [
     "residual",
     "stratified",
     "systematic",
+    "MCMCKernel",
+    "NumpyroTarget",
+    "TemperedSMCInfo",
+    "TemperedSMCResult",
+    "TemperedSMCState",
+    "build_hmc",
+    "build_rwm",
+    "build_tempered_smc",
+    "hmc_step",
+    "next_temperature",
+    "numpyro_target",
+    "rwm_step",
+    "tempered_smc",
+    "tempered_smc_numpyro",
 ]

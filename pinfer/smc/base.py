@@ -118,9 +118,6 @@ def _take(tree: ArrayTree, indices: Array) -> ArrayTree:
     return jax.tree.map(lambda leaf: leaf[indices], tree)
 
 
-_USE_WHERE = False
-
-
 def smc_step(
     key: PRNGKey,
     state: SMCState,
@@ -180,7 +177,8 @@ def smc_step(
             # w^a / v^a = sum(v) / eta(x^a): undo the look-ahead in the weights.
             log_pre = log_pre + log_w[idx] - log_first[idx]
         if score_correction:
-            log_pre = log_pre + log_first[idx] - jax.lax.stop_gradient(log_first[idx])
+            score = log_first[idx] - jax.lax.stop_gradient(log_first[idx])
+            log_pre = log_pre + score  # exactly zero in value
         return idx.astype(jnp.int32), _take(state.particles, idx), log_pre
 
     def keep(_):
@@ -194,11 +192,9 @@ def smc_step(
         ancestors, parents, log_pre = keep(None)
     else:
         do_resample = _ess(log_first) < ess_threshold * num_particles
-        if _USE_WHERE:
-            r, k = resample(None), keep(None)
-            ancestors, parents, log_pre = jax.tree.map(lambda u, v: jnp.where(do_resample, u, v) if u.ndim <= 1 else jnp.where(do_resample, u, v), r, k)
-        else:
-            ancestors, parents, log_pre = jax.lax.cond(do_resample, resample, keep, None)
+        # lax.cond skips the resampling and the gather when the ESS is high; on CPU
+        # (N = 1e4, T = 500) it beat computing both branches and selecting.
+        ancestors, parents, log_pre = jax.lax.cond(do_resample, resample, keep, None)
 
     keys = jax.random.split(key_propose, num_particles)
     particles = propose_fn(keys, parents)

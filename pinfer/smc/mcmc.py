@@ -321,8 +321,8 @@ def build_rwm(*, scale: float | None = None, jitter: float = 1e-6) -> MCMCKernel
 
 def build_hmc(
     *,
-    step_size: float = 0.3,
-    num_leapfrog_steps: int = 10,
+    step_size: float = 0.25,
+    num_leapfrog_steps: int = 6,
     target_acceptance: float | None = None,
     adaptation_rate: float = 2.0,
     adapt_mass: bool = True,
@@ -330,7 +330,10 @@ def build_hmc(
     """Hamiltonian Monte Carlo with its mass (and optionally step size) tuned.
 
     With ``adapt_mass`` the inverse mass is the weighted particle variance, so
-    ``step_size`` is in units of the current marginal standard deviations. With a
+    ``step_size`` is in units of the current marginal standard deviations; the default
+    trajectory ``step_size * num_leapfrog_steps = 1.5`` is close to a quarter period
+    of a unit Gaussian, where successive states are nearly uncorrelated (a length
+    near pi would nearly reflect the particle and mix poorly). With a
     ``target_acceptance`` the step size follows
     ``step_size <- step_size * exp(adaptation_rate * (acceptance - target))``
     after each move; with ``None`` it stays fixed.
@@ -373,7 +376,9 @@ def build_hmc(
         new_step = params.step_size
         if target_acceptance is not None:
             factor = jnp.exp(adaptation_rate * (acceptance_rate - target_acceptance))
-            new_step = jnp.where(jnp.isnan(acceptance_rate), new_step, new_step * factor)
+            new_step = jnp.where(
+                jnp.isnan(acceptance_rate), new_step, new_step * factor
+            )
         mass = inverse_mass(positions, log_weights, params.inverse_mass)
         return HMCParams(new_step.astype(params.step_size.dtype), mass)
 

@@ -23,13 +23,16 @@ same numbers for the same keys (``key_init, key_steps = split(key)``,
 
 **Gradients.** ``jax.grad`` of ``log_evidence`` flows through the propagated particles
 (reparameterised sampling) and the weights, but not through the resampled ancestor
-indices (integers). This is the usual biased, low-variance estimator; the bias comes
-from ignoring how the resampling distribution depends on the parameters and shrinks
-when resampling is rare (large N relative to T, ESS threshold below 1). With
-``score_correction=True`` the resampled weights keep their score (Scibior and Wood,
-2021): the forward pass is unchanged, the gradient of ``Z_hat`` is unbiased for the
-gradient of ``Z``, and ``grad log Z_hat`` becomes the Fisher-identity estimator
-``sum_i W_T^i grad log(path weight^i)`` (consistent; its variance grows with T).
+indices (integers): after a resampling step the new weights ``1/N`` forget the
+gradient of the earlier weights. This is the usual low-variance estimator; it is
+exact in expectation (up to the O(1/N) bias of a log) only when no step resamples,
+and otherwise biased, without vanishing as N grows (dx=4, T=20, N=1000: -27 % on
+the derivative in an observation-noise scale, +85 % in an entry of A). With
+``score_correction=True`` the resampled weights keep their score
+``log W^a - stop_gradient(log W^a)`` (Scibior and Wood, 2021): the forward pass is
+unchanged, ``grad Z_hat`` is unbiased for ``grad Z``, and ``grad log Z_hat`` becomes
+the Fisher-identity estimator ``sum_i W_T^i grad log(path weight^i)`` (consistent, bias
+O(1/N); its variance grows with T). Use it to fit parameters by gradient.
 
 **Failures.** If every weight is zero at step ``k`` the result has ``log_evidence =
 -inf`` and ``failed_step = k``; the weights restart uniform so nothing becomes NaN.

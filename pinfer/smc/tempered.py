@@ -17,6 +17,16 @@ The next temperature is found by bisection on ``log delta`` over
 ``delta`` grows), so the adaptive step is jittable (Jasra et al., 2011). A fixed
 schedule ``temperatures`` runs the same step with ``lax.scan``.
 
+Rejuvenation uses an :class:`~pinfer.smc.mcmc.MCMCKernel`: random-walk Metropolis
+(default) or HMC, tuned on the weighted particles of the new temperature (random-walk
+covariance, HMC mass). As in every adaptive SMC sampler this biases ``exp(log Z)`` by
+O(1/N), and the bias grows when the moves mix poorly, because the kernel then depends
+on the particles' chance spread: on a 10-d conjugate Gaussian we measured about 0.15
+nats with N = 500 and 10 random-walk moves, 0.02 nats with N = 1000 and 30 moves. Use
+a few times ``d`` random-walk moves per temperature, or HMC with a trajectory near a
+quarter period (the default). :func:`~pinfer.smc.numpyro_bridge.tempered_smc_numpyro`
+runs the same sampler on a numpyro model.
+
 Invalid log-likelihoods (NaN or ``+inf``) are treated as ``-inf``: the particle gets
 weight zero and MCMC rejects proposals there, so the log-evidence never turns NaN.
 If every particle has weight zero the log-evidence is ``-inf`` and the adaptive
@@ -28,6 +38,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.flatten_util import ravel_pytree
 from jax.scipy.special import logsumexp
 
@@ -160,7 +171,9 @@ def next_temperature(
     bounds = (log_delta_max - _LOG_DELTA_RANGE, log_delta_max)
     log_delta, _ = jax.lax.fori_loop(0, num_bisection_steps, bisect, bounds)
     proposed = jnp.minimum(temperature + jnp.exp(log_delta), 1.0)
-    proposed = jnp.maximum(proposed, jnp.nextafter(temperature, jnp.ones_like(proposed)))
+    proposed = jnp.maximum(
+        proposed, jnp.nextafter(temperature, jnp.ones_like(proposed))
+    )
     return jnp.where(ok(log_delta_max), jnp.ones_like(proposed), proposed)
 
 
@@ -185,9 +198,10 @@ def build_tempered_smc(
 
     ``init(particles) -> TemperedSMCState`` evaluates the prior and likelihood of
     each particle. ``step(key, state, temperature=None) -> (state, TemperedSMCInfo)``
-    moves to ``temperature`` or, when it is ``None``, to the adaptive next
-    temperature; it reweights, adds the ``log Z`` increment, resamples, tunes the
-    kernel on the weighted particles and applies ``num_mcmc_steps`` MCMC moves.
+    moves to ``temperature`` (at least the current one) or, when it is ``None``, to
+    the adaptive next temperature; it reweights, adds the ``log Z`` increment,
+    resamples, tunes the kernel on the weighted particles and applies
+    ``num_mcmc_steps`` MCMC moves.
 
     Args:
         log_prior_fn: one particle (pytree without the ``N`` axis) ``-> log p(x)``.
@@ -204,9 +218,11 @@ def build_tempered_smc(
 
     Example:
         >>> alg = build_tempered_smc(lambda x: -0.5 * x @ x, lambda x: -x @ x)
-        >>> state = alg.init(jax.random.normal(jax.random.key(0), (100, 2)))
+        >>> key, key_init = jax.random.split(jax.random.key(0))
+        >>> state = alg.init(jax.random.normal(key_init, (100, 2)))
         >>> while state.temperature < 1:
-        ...     state, info = alg.step(jax.random.key(1), state)
+        ...     key, key_step = jax.random.split(key)
+        ...     state, info = alg.step(key_step, state)
     """
     kernel = build_rwm() if mcmc_kernel is None else mcmc_kernel
 
@@ -304,8 +320,16 @@ def _check_particles(particles: ArrayTree) -> int:
             "every leaf of initial_particles needs the same leading particle axis N, "
             f"got leaf shapes {shapes}."
         )
+    dtypes = {str(jnp.result_type(leaf)) for leaf in leaves}
+    if not all(jnp.issubdtype(jnp.result_type(leaf), jnp.floating) for leaf in leaves):
+        raise TypeError(
+            f"initial_particles must be floating point, got dtypes {sorted(dtypes)}; "
+            "cast with `.astype(jnp.float32)`."
+        )
     if shapes[0][0] < 2:
-        raise ValueError(f"tempered SMC needs at least 2 particles, got {shapes[0][0]}.")
+        raise ValueError(
+            f"tempered SMC needs at least 2 particles, got {shapes[0][0]}."
+        )
     return shapes[0][0]
 
 
@@ -346,8 +370,8 @@ def _check_options(target_ess: Any, temperatures: Any, max_steps: int) -> None:
     sched = _concrete(temperatures)
     if sched is None:
         return
-    sched = jnp.asarray(sched, jnp.float64 if jax.config.x64_enabled else None)
-    increasing = bool(jnp.all(jnp.diff(sched) > 0))
+    sched = np.asarray(sched, dtype=np.float64)
+    increasing = bool(np.all(np.diff(sched) > 0))
     if not (increasing and float(sched[0]) > 0 and float(sched[-1]) == 1.0):
         raise ValueError(
             "temperatures must increase strictly from above 0 to exactly 1, got "
@@ -468,7 +492,9 @@ def tempered_smc(
         state, i, key, trace = carry
         key, key_step = jax.random.split(key)
         state, info = algorithm.step(key_step, state)
-        trace = TemperedSMCInfo(*(t.at[i].set(v) for t, v in zip(trace, info)))
+        trace = TemperedSMCInfo(
+            *(t.at[i].set(v) for t, v in zip(trace, info, strict=True))
+        )
         report_fraction(bar_id, state.temperature, progress=progress)
         return state, i + 1, key, trace
 

@@ -4,13 +4,13 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from scipy import stats
+
 from pinfer.models.linear_gaussian import (
     kalman_filter,
     random_linear_gaussian,
     simulate,
 )
-from scipy import stats
-
 from pinfer.smc import AbstractStateSpaceModel
 
 

@@ -25,8 +25,8 @@ from pf_helpers import (
     evidence_statistic,
     make_problem,
 )
-from pinfer.models.linear_gaussian import kalman_filter
 
+from pinfer.models.linear_gaussian import kalman_filter
 from pinfer.smc import (
     ParticleFilterResult,
     guided_proposal,
@@ -321,9 +321,9 @@ def test_compiles_once_per_shape(small):
 def test_vmap_over_keys_and_model_parameters(small):
     model, ys = small
     keys = jax.random.split(jax.random.key(1), 3)
-    batched = jax.vmap(lambda k: particle_filter(k, model, ys, 64))(keys)
+    batched = jax.vmap(lambda k: particle_filter(k, model, ys, SMALL_N))(keys)
     assert batched.log_evidence.shape == (3,)
-    single = particle_filter(keys[1], model, ys, 64)
+    single = jit_filter(keys[1], model, ys, num_particles=SMALL_N)
     np.testing.assert_allclose(batched.log_evidence[1], single.log_evidence, rtol=1e-5)
 
     scales = jnp.array([0.5, 1.0, 2.0])
@@ -341,7 +341,7 @@ def test_vmap_over_keys_and_model_parameters(small):
 def test_streaming_matches_driver(small):
     model, ys = small
     key = jax.random.key(8)
-    driver = particle_filter(key, model, ys, SMALL_N, proposal=guided_proposal)
+    driver = jit_filter(key, model, ys, num_particles=SMALL_N, proposal=guided_proposal)
     key_init, key_steps = jax.random.split(key)
     state = pf_init(key_init, model, SMALL_N)
     step = jax.jit(pf_step, static_argnames=("proposal",))
@@ -355,8 +355,9 @@ def test_streaming_matches_driver(small):
 def test_all_true_mask_and_progress_give_the_same_numbers(small):
     model, ys = small
     key = jax.random.key(9)
-    plain = particle_filter(key, model, ys, SMALL_N)
-    masked = particle_filter(key, model, ys, SMALL_N, mask=jnp.ones(SMALL_T, bool))
+    plain = jit_filter(key, model, ys, num_particles=SMALL_N)
+    mask = jnp.ones(SMALL_T, bool)
+    masked = jit_filter(key, model, ys, mask=mask, num_particles=SMALL_N)
     shown = jit_filter(key, model, ys, num_particles=SMALL_N, progress=True)
     np.testing.assert_allclose(masked.log_evidence, plain.log_evidence, rtol=1e-6)
     np.testing.assert_allclose(shown.log_evidence, plain.log_evidence, rtol=1e-6)

@@ -1,0 +1,101 @@
+"""Backward-simulation particle smoother (forward filtering, backward simulation).
+
+Given the filtering approximations ``{(x_t^i, W_t^i)}`` kept by
+``particle_filter(..., keep_history=True)``, draw trajectories from the smoothing
+distribution ``p(x_{0:T-1} | y_{0:T-1})``::
+
+    J_{T-1} ~ Categorical(W_{T-1})
+    for t = T-2 .. 0:
+        J_t ~ Categorical(W_t^i f_{t+1}(x_{t+1}^{J_{t+1}} | x_t^i))    (over i)
+    trajectory = (x_0^{J_0}, ..., x_{T-1}^{J_{T-1}})
+
+(Godsill, Doucet and West, 2004). Each trajectory costs ``O(N T)`` evaluations of the
+model's ``log_transition``; the ``M`` trajectories are vmapped. The trajectories
+are conditionally independent given the filter, not independent of each other.
+"""
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from pinfer.base import check_key
+from pinfer.smc.particle_filter import ParticleFilterResult
+from pinfer.smc.ssm import implements
+from pinfer.types import ArrayTree, PRNGKey
+
+__all__ = ["backward_simulation"]
+
+
+def backward_simulation(
+    key: PRNGKey, model: Any, history: ParticleFilterResult, num_samples: int
+) -> ArrayTree:
+    """Draw ``num_samples`` smoothing trajectories by backward simulation.
+
+    Args:
+        key: PRNG key.
+        model: the state-space model that was filtered; needs ``log_transition``.
+        history: result of ``particle_filter(..., keep_history=True)`` (particles
+            ``[T, N, ...]`` and log-weights ``[T, N]``).
+        num_samples: number of trajectories ``M`` (a Python int).
+
+    Returns:
+        Trajectories: a pytree like one particle with leading axes ``[M, T]``.
+
+    Raises:
+        ValueError: when ``history`` has no history or the model has no
+            ``log_transition``.
+
+    Example:
+        >>> history = particle_filter(key, model, ys, 500, keep_history=True)
+        >>> paths = backward_simulation(key_smooth, model, history, 100)
+        >>> paths.shape  # doctest: +SKIP
+        (100, T, dx)
+    """
+    check_key(key)
+    if history.ancestors is None or history.log_weights.ndim != 2:
+        raise ValueError(
+            "backward_simulation needs the filter's history: run "
+            "particle_filter(..., keep_history=True) and pass its result."
+        )
+    if not implements(model, "log_transition"):
+        raise ValueError(
+            f"{type(model).__name__} does not implement `log_transition`, which "
+            "backward simulation needs to reweight the filtering particles."
+        )
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int):
+        raise TypeError(f"num_samples must be a Python int, got {num_samples!r}.")
+    if num_samples <= 0:
+        raise ValueError(f"num_samples must be positive, got {num_samples}.")
+
+    num_steps = history.log_weights.shape[0]
+    key_last, key_back = jax.random.split(key)
+    last = jax.tree.map(lambda p: p[-1], history.particles)
+    index = jax.random.categorical(
+        key_last, history.log_weights[-1], shape=(num_samples,)
+    )
+    x_last = jax.tree.map(lambda p: p[index], last)
+
+    def transition_logits(x_next, particles, t_next):
+        return jax.vmap(lambda x: model.log_transition(x_next, x, t_next))(particles)
+
+    def step(x_next, inputs):
+        step_key, particles, log_weights, t = inputs
+        logits = log_weights + jax.vmap(transition_logits, (0, None, None))(
+            x_next, particles, t + 1
+        )
+        index = jax.random.categorical(step_key, logits, axis=-1)
+        x = jax.tree.map(lambda p: p[index], particles)
+        return x, x
+
+    inputs = (
+        jax.random.split(key_back, num_steps - 1),
+        jax.tree.map(lambda p: p[:-1], history.particles),
+        history.log_weights[:-1],
+        jnp.arange(num_steps - 1, dtype=jnp.int32),
+    )
+    _, earlier = jax.lax.scan(step, x_last, inputs, reverse=True)
+    paths = jax.tree.map(
+        lambda e, x: jnp.concatenate([e, x[None]]), earlier, x_last
+    )  # [T, M, ...]
+    return jax.tree.map(lambda p: jnp.swapaxes(p, 0, 1), paths)

@@ -1,0 +1,220 @@
+"""Linear-Gaussian model: Kalman filter and RTS smoother against dense Gaussian algebra.
+
+For tiny T the states ``s_0..s_T`` (``s_0`` the prior state) and observations
+``y_t = H s_{t+1} + v_t`` are one joint Gaussian; its marginal log-density of ``y`` and
+its conditional means are the oracle (float64, scipy).
+"""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import stats
+
+from pinfer.models.linear_gaussian import (
+    LinearGaussianSSM,
+    kalman_filter,
+    random_linear_gaussian,
+    rts_smoother,
+    simulate,
+)
+
+DX, DY, T = 3, 2, 5
+
+
+def dense_joint(model, num_steps, xp=np):
+    """Mean and covariance of ``(s_1..s_T, y_0..y_{T-1})`` (numpy or jax.numpy)."""
+    A, Q, H, R, m0, P0 = (model.A, model.Q, model.H, model.R, model.m0, model.P0)
+    if xp is np:
+        A, Q, H, R, m0, P0 = (np.asarray(a, np.float64) for a in (A, Q, H, R, m0, P0))
+    dx = A.shape[0]
+    powers = [xp.eye(dx)]
+    for _ in range(num_steps):
+        powers.append(A @ powers[-1])
+    steps = range(1, num_steps + 1)
+    s_mean = xp.concatenate([powers[k] @ m0 for k in steps])
+
+    def s_block(k, m):
+        block = powers[k] @ P0 @ powers[m].T
+        for j in range(1, min(k, m) + 1):
+            block = block + powers[k - j] @ Q @ powers[m - j].T
+        return block
+
+    s_cov = xp.block([[s_block(k, m) for m in steps] for k in steps])
+    big_h = xp.kron(xp.eye(num_steps), H)
+    mean = xp.concatenate([s_mean, big_h @ s_mean])
+    cov_sy = s_cov @ big_h.T
+    cov_yy = big_h @ s_cov @ big_h.T + xp.kron(xp.eye(num_steps), R)
+    cov = xp.block([[s_cov, cov_sy], [cov_sy.T, cov_yy]])
+    return mean, cov, num_steps * dx, H.shape[0]
+
+
+def dense_condition(model, ys, observed):
+    """Oracle log p(y_observed) and E[s_{t+1} | y_observed rows] for a row subset."""
+    num_steps = ys.shape[0]
+    mean, cov, n_s, dy = dense_joint(model, num_steps)
+    rows = np.concatenate(
+        [n_s + t * dy + np.arange(dy) for t in range(num_steps) if observed[t]]
+    )
+    y = np.asarray(ys, np.float64).reshape(-1)[rows - n_s]
+    log_lik = stats.multivariate_normal(mean[rows], cov[np.ix_(rows, rows)]).logpdf(y)
+    gain = cov[:n_s][:, rows] @ np.linalg.inv(cov[np.ix_(rows, rows)])
+    post_mean = mean[:n_s] + gain @ (y - mean[rows])
+    post_cov = cov[:n_s, :n_s] - gain @ cov[rows][:, :n_s]
+    return log_lik, post_mean, post_cov
+
+
+@pytest.fixture(scope="module")
+def problem64():
+    with jax.enable_x64(True):
+        model = random_linear_gaussian(jax.random.key(0), DX, DY)
+        _, ys = simulate(jax.random.key(1), model, T)
+    return model, ys
+
+
+@pytest.mark.parametrize("missing", [(), (0, 3)])
+def test_kalman_filter_matches_dense_gaussian(problem64, missing):
+    model, ys = problem64
+    observed = np.array([t not in missing for t in range(T)])
+    with jax.enable_x64(True):
+        result = jax.jit(kalman_filter)(model, ys, jnp.asarray(observed))
+    assert result.log_likelihood.dtype == jnp.float64
+    log_lik, _, _ = dense_condition(model, ys, observed)
+    np.testing.assert_allclose(result.log_likelihood, log_lik, rtol=1e-10)
+    for t in range(T):
+        # Filtering at t conditions on the observed rows up to t only.
+        upto = observed & (np.arange(T) <= t)
+        if not upto.any():
+            continue
+        _, post_mean, post_cov = dense_condition(model, ys, upto)
+        block = slice(t * DX, (t + 1) * DX)
+        np.testing.assert_allclose(
+            result.filtered_means[t], post_mean[block], atol=1e-9
+        )
+        np.testing.assert_allclose(
+            result.filtered_covs[t], post_cov[block, block], atol=1e-9
+        )
+
+
+def test_rts_smoother_matches_dense_gaussian(problem64):
+    model, ys = problem64
+    observed = np.ones(T, bool)
+    with jax.enable_x64(True):
+        means, covs = rts_smoother(model, ys)
+    _, post_mean, post_cov = dense_condition(model, ys, observed)
+    np.testing.assert_allclose(means.reshape(-1), post_mean, atol=1e-9)
+    for t in range(T):
+        block = slice(t * DX, (t + 1) * DX)
+        np.testing.assert_allclose(covs[t], post_cov[block, block], atol=1e-9)
+
+
+def test_kalman_gradient_matches_dense_gradient(problem64):
+    model, ys = problem64
+
+    def dense_log_lik(A):
+        mean, cov, n_s, _ = dense_joint(eqx.tree_at(lambda m: m.A, model, A), T, jnp)
+        return jax.scipy.stats.multivariate_normal.logpdf(
+            ys.reshape(-1), mean[n_s:], cov[n_s:, n_s:]
+        )
+
+    def kalman_log_lik(A):
+        return kalman_filter(eqx.tree_at(lambda m: m.A, model, A), ys).log_likelihood
+
+    with jax.enable_x64(True):
+        np.testing.assert_allclose(dense_log_lik(model.A), kalman_log_lik(model.A))
+        np.testing.assert_allclose(
+            jax.grad(kalman_log_lik)(model.A),
+            jax.grad(dense_log_lik)(model.A),
+            rtol=1e-8,
+        )
+
+
+def test_float32_kalman_close_to_float64(problem64):
+    model64, ys64 = problem64
+    model32 = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), model64)
+    result = kalman_filter(model32, jnp.asarray(ys64, jnp.float32))
+    assert result.log_likelihood.dtype == jnp.float32
+    with jax.enable_x64(True):
+        exact = kalman_filter(model64, ys64)
+    np.testing.assert_allclose(result.log_likelihood, exact.log_likelihood, rtol=1e-5)
+    np.testing.assert_allclose(result.filtered_means, exact.filtered_means, atol=1e-4)
+
+
+def test_optimal_proposal_and_lookahead_identity(problem64):
+    # p(x | x_prev) p(y | x) = p(y | x_prev) q(x | x_prev, y) for every x.
+    model, _ = problem64
+    with jax.enable_x64(True):
+        keys = jax.random.split(jax.random.key(3), 4)
+        x_prev = jax.random.normal(keys[0], (DX,))
+        y = jax.random.normal(keys[1], (DY,))
+        xs = jax.random.normal(keys[2], (7, DX)) * 2.0
+        lhs = jax.vmap(
+            lambda x: (
+                model.log_transition(x, x_prev, 0)
+                + model.log_observation(x, y, 0)
+                - model.log_proposal(x, x_prev, y, 0)
+            )
+        )(xs)
+        np.testing.assert_allclose(lhs, model.log_lookahead(x_prev, y, 0), rtol=1e-10)
+
+
+def test_samplers_match_their_densities(problem64):
+    # Sample moments of the transition and the optimal proposal vs their Gaussians
+    # (4 standard errors; the covariance is checked through the sample variance of
+    # the whitened draws, whose sd is sqrt(2 / n)).
+    model, _ = problem64
+    n = 4000
+    with jax.enable_x64(True):
+        x_prev, y = jnp.ones(DX), jnp.ones(DY)
+        keys = jax.random.split(jax.random.key(5), n)
+        trans = jax.vmap(lambda k: model.sample_transition(k, x_prev, 0))(keys)
+        prop = jax.vmap(lambda k: model.sample_proposal(k, x_prev, y, 0))(keys)
+        mean_q, cov_q = np.asarray(model.A @ x_prev), np.asarray(model.Q)
+        s = model.H @ model.Q @ model.H.T + model.R
+        gain = model.Q @ model.H.T @ jnp.linalg.inv(s)
+        mean_p = np.asarray(model.A @ x_prev + gain @ (y - model.H @ model.A @ x_prev))
+        cov_p = np.asarray(model.Q - gain @ model.H @ model.Q)
+    for draws, mean, cov in [
+        (trans, mean_q, cov_q),
+        (prop, mean_p, cov_p),
+    ]:
+        white = (np.asarray(draws) - np.asarray(mean)) @ np.linalg.inv(
+            np.linalg.cholesky(cov)
+        ).T
+        assert np.all(np.abs(white.mean(0)) < 4 / np.sqrt(n))
+        assert np.all(np.abs(white.var(0) - 1) < 4 * np.sqrt(2 / n))
+
+
+def test_random_model_is_stable_and_valid():
+    model = random_linear_gaussian(jax.random.key(0), 4, 2, spectral_radius=0.9)
+    np.testing.assert_allclose(
+        np.abs(np.linalg.eigvals(np.asarray(model.A))), 0.9, rtol=1e-5
+    )
+    for cov in (model.Q, model.R, model.P0):
+        np.testing.assert_allclose(cov, cov.T, atol=1e-6)
+        assert np.all(np.linalg.eigvalsh(np.asarray(cov)) > 0)
+    assert model.observation_shape == (2,)
+    xs, ys = simulate(jax.random.key(1), model, 7)
+    assert xs.shape == (7, 4) and ys.shape == (7, 2)
+
+
+def test_shape_errors_are_clear():
+    good = dict(
+        m0=jnp.zeros(3),
+        P0=jnp.eye(3),
+        A=jnp.eye(3),
+        Q=jnp.eye(3),
+        H=jnp.ones((2, 3)),
+        R=jnp.eye(2),
+    )
+    LinearGaussianSSM(**good)
+    with pytest.raises(ValueError, match=r"R must have shape \(2, 2\).*got \(3, 3\)"):
+        LinearGaussianSSM(**(good | {"R": jnp.eye(3)}))
+    with pytest.raises(ValueError, match=r"A must have shape \(3, 3\)"):
+        LinearGaussianSSM(**(good | {"A": jnp.eye(2)}))
+    with pytest.raises(ValueError, match="m0 must be a vector"):
+        LinearGaussianSSM(**(good | {"m0": jnp.zeros((3, 1))}))
+    model = LinearGaussianSSM(**good)
+    with pytest.raises(ValueError, match=r"\[T, 2\].*\(4, 3\)"):
+        kalman_filter(model, jnp.zeros((4, 3)))
