@@ -221,7 +221,13 @@ class GridWorld(AbstractEnvironment):
     # --- indexing -------------------------------------------------------------
 
     def state_index(self, state: GridState) -> Int[Array, ""]:
-        """Row of ``state`` in ``tabular_mdp``: ``inventory * H*W + cell``."""
+        """Row of ``state`` in ``tabular_mdp``: ``inventory * H*W + cell``.
+
+        Example:
+            >>> env = GridWorld(height=2, width=3, num_goals=1, num_colors=1)
+            >>> int(env.state_index(env.state_from_index(8)))
+            8
+        """
         return state.inventory * self.num_cells + state.cell
 
     def state_from_index(self, index: Int[Array, "..."], time: int = 0) -> GridState:
@@ -247,7 +253,13 @@ class GridWorld(AbstractEnvironment):
         return jnp.stack([cell // self.width, cell % self.width], axis=-1)
 
     def goal_at(self, cell: Int[Array, ""], params: GridParams) -> Int[Array, ""]:
-        """Index of the goal on ``cell``, -1 if there is none."""
+        """Index of the goal on ``cell``, -1 if there is none.
+
+        Example:
+            >>> env, params = make_gridworld("G.S.G")
+            >>> [int(env.goal_at(cell, params)) for cell in (0, 2, 4)]
+            [0, -1, 1]
+        """
         hit = params.goal_valid & (params.goal_cells == cell)
         return jnp.where(jnp.any(hit), jnp.argmax(hit), -1).astype(jnp.int32)
 
@@ -296,7 +308,17 @@ class GridWorld(AbstractEnvironment):
         self, key: PRNGKey, params: GridParams
     ) -> tuple[Int[Array, ""], GridState]:
         """The agent at the start cell, holding no keys (deterministic; ``key`` is
-        unused but required by the contract)."""
+        unused but required by the contract).
+
+        Returns:
+            ``(obs, state)`` with ``obs`` the tabular index of ``state``.
+
+        Example:
+            >>> env, params = make_gridworld("G.S")
+            >>> obs, state = env.reset(jax.random.key(0), params)
+            >>> int(obs), int(state.time)
+            (2, 0)
+        """
         zero = jnp.zeros((), dtype=jnp.int32)
         state = GridState(params.start.astype(jnp.int32), zero, zero)
         return self.state_index(state), state
@@ -316,6 +338,13 @@ class GridWorld(AbstractEnvironment):
         Returns:
             ``(obs, state, reward, terminated, truncated, info)`` with ``obs`` the
             tabular index of the new state and ``info`` a ``StepInfo``.
+
+        Example:
+            >>> env, params = make_gridworld("G.S")
+            >>> _, state = env.reset(jax.random.key(0), params)
+            >>> out = env.step(jax.random.key(1), state, 2, params)  # left
+            >>> int(out[0]), float(out[2]), bool(out[3])
+            (1, -1.0, False)
         """
         key_slip, key_action = jax.random.split(key)
         slipped = jax.random.bernoulli(key_slip, params.slip)
@@ -393,11 +422,24 @@ class GridWorld(AbstractEnvironment):
     # --- Gymnasium and figures ------------------------------------------------
 
     def observation_space(self, params: GridParams) -> gymnasium.spaces.Space:
-        """``Discrete(num_states)``: the observation is the tabular state index."""
+        """``Discrete(num_states)``: the observation is the tabular state index.
+
+        Example:
+            >>> env, params = make_gridworld("S.G")
+            >>> env.observation_space(params)
+            Discrete(3)
+        """
         return gymnasium.spaces.Discrete(self.num_states)
 
     def render(self, state: GridState, params: GridParams, cell_size: int = 24):
-        """An RGB ``uint8`` image ``[H * cell_size, W * cell_size, 3]`` (NumPy)."""
+        """An RGB ``uint8`` image ``[H * cell_size, W * cell_size, 3]`` (NumPy).
+
+        Example:
+            >>> env, params = make_gridworld("S.G")
+            >>> _, state = env.reset(jax.random.key(0), params)
+            >>> env.render(state, params, cell_size=8).shape
+            (8, 24, 3)
+        """
         return render_grid(params, state.cell, state.inventory, cell_size=cell_size)
 
 

@@ -90,7 +90,10 @@ def reference_mdp(text, slip, step_reward, allow_stay, goals_terminal=True):
 )
 def test_tabular_mdp_equals_reference(text, slip, allow_stay, goals_terminal):
     env, params = make_gridworld(
-        text, slip=slip, step_reward=-0.5, allow_stay=allow_stay,
+        text,
+        slip=slip,
+        step_reward=-0.5,
+        allow_stay=allow_stay,
         goals_terminal=goals_terminal,
     )
     mdp = validate_mdp(MDP(env, params))
@@ -104,7 +107,9 @@ def test_tabular_mdp_equals_reference(text, slip, allow_stay, goals_terminal):
 
 
 def all_pairs(env):
-    states = env.state_from_index(jnp.repeat(jnp.arange(env.num_states), env.num_actions))
+    states = env.state_from_index(
+        jnp.repeat(jnp.arange(env.num_states), env.num_actions)
+    )
     actions = jnp.tile(jnp.arange(env.num_actions), env.num_states)
     return states, actions
 
@@ -211,7 +216,9 @@ def test_goal_terminates_then_absorbs_and_time_truncates():
     env, params = make_gridworld("S.G", goals_terminal=False)
     _, state = RESET(env, jax.random.key(0), params)
     for _ in range(2):
-        obs, state, reward, terminated, *_ = STEP(env, jax.random.key(1), state, 3, params)
+        obs, state, reward, terminated, *_ = STEP(
+            env, jax.random.key(1), state, 3, params
+        )
     assert int(obs) == 2 and not terminated and not MDP(env, params).terminal.any()
 
 

@@ -28,7 +28,8 @@ def test_check_env_passes_for_every_registered_env(env_id, render_mode):
 def test_make_in_one_line_from_a_fresh_interpreter():
     code = (
         "import gymnasium, warnings; warnings.simplefilter('error');"
-        "env = gymnasium.make('pinfer.envs:pinfer/GridWorld-v0', render_mode='rgb_array');"
+        "env = gymnasium.make('pinfer.envs:pinfer/GridWorld-v0',"
+        " render_mode='rgb_array');"
         "obs, info = env.reset(seed=0); env.step(0); print(obs, env.render().shape)"
     )
     done = subprocess.run(
@@ -71,6 +72,7 @@ def test_adapter_agrees_with_the_pure_environment():
     text = "S..#G\n..r.R\n....G"
     env, params = make_gridworld(text, slip=0.3, max_steps=40)
     gym_env = GymnasiumEnv(env, params)
+    step = jax.jit(env.step)
     obs, _ = gym_env.reset(seed=3)
     _, state = env.reset(jax.random.key(0), params)
     assert obs == int(env.state_index(state))
@@ -78,7 +80,7 @@ def test_adapter_agrees_with_the_pure_environment():
     for action in actions:
         # Replay the adapter's own key: the two must take identical steps.
         key = jax.random.split(gym_env._key)[1]
-        expect = env.step(key, state, int(action), params)
+        expect = step(key, state, int(action), params)
         got = gym_env.step(action)
         state = expect[1]
         assert got[0] == int(expect[0]) and got[1] == float(expect[2])

@@ -17,7 +17,8 @@ def test_legend_is_parsed_cell_by_cell():
     assert layout.start == (0, 1)
     assert layout.goals == ((1, 0), (1, 4))  # reading order
     np.testing.assert_array_equal(
-        layout.walls, [[True, False, False, False, False], [False] * 2 + [True] + [False] * 2]
+        layout.walls,
+        [[True, False, False, False, False], [False] * 2 + [True] + [False] * 2],
     )
     assert layout.key_color[0, 3] == 0 and layout.key_color[1, 3] == 1
     assert layout.door_color[0, 4] == 0
@@ -50,7 +51,9 @@ def test_bad_layouts_raise_clear_errors(text, match):
 
 
 def test_unreachable_goal_is_named():
-    with pytest.raises(ValueError, match=r"Some goals are unreachable.*goal 1 at \(row, col\) \(0, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"Some goals are unreachable.*goal 1 at \(row, col\) \(0, 4\)"
+    ):
         parse_layout("S.G#G")
 
 

@@ -114,7 +114,9 @@ def test_deterministic_envs_step_exactly_like_the_model(name):
         s = env.reset()[0] if terminated or truncated else s2
     # Random walks rarely end a Taxi or CliffWalking episode: step Gymnasium from
     # every reachable state that the model says can terminate.
-    pairs = reachable_predecessors_of_terminals(mdp, np.asarray(initial_distribution(env)))
+    pairs = reachable_predecessors_of_terminals(
+        mdp, np.asarray(initial_distribution(env))
+    )
     assert pairs
     for s, a in pairs:
         env.reset(seed=0)
