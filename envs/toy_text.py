@@ -24,6 +24,7 @@ exactly as in ``P``.
 
 from collections import deque
 
+import gymnasium
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -48,8 +49,13 @@ def _tables(env) -> tuple[dict, int, int, np.ndarray]:
             "Taxi with fickle_passenger=True changes the destination outside its `P` "
             "table, so `P` is not its model; make it with fickle_passenger=False."
         )
-    num_states = int(base.observation_space.n)
-    num_actions = int(base.action_space.n)
+    spaces = (base.observation_space, base.action_space)
+    if not all(isinstance(space, gymnasium.spaces.Discrete) for space in spaces):
+        raise TypeError(
+            "from_gymnasium needs Discrete observation and action spaces, got "
+            f"{spaces[0]} and {spaces[1]}."
+        )
+    num_states, num_actions = int(spaces[0].n), int(spaces[1].n)
     start = getattr(base, "initial_state_distrib", np.ones(num_states))
     return table, num_states, num_actions, np.asarray(start)
 

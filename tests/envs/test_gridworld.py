@@ -1,5 +1,6 @@
 """GridWorld: the exact model against a NumPy reference, step against the model."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -274,6 +275,19 @@ def test_indexing_helpers_round_trip():
     mask = env.goal_state_mask(params)
     assert mask.shape == (2, 72) and mask.sum() == 8
     np.testing.assert_array_equal(jnp.nonzero(mask[0])[0] % 18, 5)
+
+
+def test_model_is_differentiable_in_slip_and_step_reward():
+    env, params = make_gridworld(KEYS_DOORS, slip=0.2, step_reward=-0.5)
+
+    def loss(params):
+        mdp = env.tabular_mdp(params)
+        return mdp.transition[1, 3, 20] + 2 * mdp.reward[1, 3]
+
+    grads = eqx.filter_jit(eqx.filter_grad(loss))(params)
+    # transition[1, 3, 20] = (1 - slip) + slip / 4, so d/dslip = -3/4.
+    np.testing.assert_allclose(grads.slip, -0.75, rtol=1e-6)
+    np.testing.assert_allclose(grads.step_reward, 2.0)
 
 
 def test_float64_model_and_rewards():

@@ -166,6 +166,18 @@ def test_unsupported_environments_raise():
         from_gymnasium(gymnasium.make("Blackjack-v1"))
     with pytest.raises(ValueError, match="fickle_passenger"):
         from_gymnasium(gymnasium.make("Taxi-v4", fickle_passenger=True))
+    with pytest.raises(TypeError, match="Discrete observation and action spaces"):
+        from_gymnasium(
+            type(
+                "Boxed",
+                (),
+                {
+                    "P": {},
+                    "observation_space": gymnasium.spaces.Box(0, 1),
+                    "action_space": gymnasium.spaces.Discrete(2),
+                },
+            )()
+        )
     with pytest.raises(TypeError, match="initial_state_distrib"):
         initial_distribution(gymnasium.make("Blackjack-v1"))
 
