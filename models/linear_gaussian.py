@@ -111,6 +111,18 @@ class LinearGaussianSSM(AbstractStateSpaceModel):
         eps = jax.random.normal(key, x_prev.shape, self.A.dtype)
         return self.A @ x_prev + _chol(self.Q) @ eps
 
+    # Population hooks: one flat draw of every particle's noise, the same law as the
+    # one-particle methods above (and much cheaper than one key per particle).
+    def sample_initial_batch(self, key, num_particles) -> Float[Array, "N dx"]:
+        dx = self.m0.shape[0]
+        eps = jax.random.normal(key, (num_particles * dx,), self.m0.dtype)
+        return self.m0 + eps.reshape(num_particles, dx) @ _chol(self.P0).T
+
+    def sample_transition_batch(self, key, x_prev, t) -> Float[Array, "N dx"]:
+        eps = jax.random.normal(key, (x_prev.size,), self.A.dtype)
+        noise = eps.reshape(x_prev.shape) @ _chol(self.Q).T
+        return x_prev @ self.A.T + noise
+
     def log_transition(self, x, x_prev, t) -> Scalar:
         return _mvn_logpdf(x, self.A @ x_prev, _chol(self.Q))
 

@@ -156,7 +156,10 @@ class LinearReward(AbstractReward):
     weights: Float[Array, "F"] = eqx.field(converter=jnp.asarray)
 
     def __check_init__(self):
-        if self.features.ndim < 3 or self.weights.shape[-1:] != self.features.shape[-1:]:
+        if (
+            self.features.ndim < 3
+            or self.weights.shape[-1:] != self.features.shape[-1:]
+        ):
             raise ValueError(
                 "LinearReward needs features [S, A, F] and weights [F] with the same "
                 f"F, got features {self.features.shape} and weights "
@@ -172,4 +175,3 @@ class LinearReward(AbstractReward):
             )
         reward = world.reward + linear_reward(self.features, self.weights)
         return with_reward(world, reward)
-

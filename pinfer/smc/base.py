@@ -139,7 +139,9 @@ def smc_step(
     Args:
         key: PRNG key.
         state: current population; ``log_weights`` normalised.
-        propose_fn: ``(keys [N], particles) -> new particles``, one key per particle.
+        propose_fn: ``(key, particles) -> new particles``; it splits ``key`` per
+            particle (``jax.random.split(key, N)`` and ``vmap``) or draws the whole
+            population's noise in one call.
         log_weight_fn: ``(new_particles, parents) -> [N]`` incremental log-weights.
         resample_fn: ``(key, log_weights, num_samples) -> [N] int32``, e.g.
             :func:`pinfer.smc.systematic`.
@@ -155,7 +157,7 @@ def smc_step(
 
     Example:
         >>> state = init(jnp.zeros((64, 1)))
-        >>> propose = lambda keys, x: x + jax.vmap(jax.random.normal)(keys)[:, None]
+        >>> propose = lambda key, x: x + jax.random.normal(key, x.shape)
         >>> log_weight = lambda x, parents: -0.5 * x[:, 0] ** 2
         >>> state, info = smc_step(
         ...     jax.random.key(0), state, propose, log_weight, systematic
@@ -196,8 +198,7 @@ def smc_step(
         # (N = 1e4, T = 500) it beat computing both branches and selecting.
         ancestors, parents, log_pre = jax.lax.cond(do_resample, resample, keep, None)
 
-    keys = jax.random.split(key_propose, num_particles)
-    particles = propose_fn(keys, parents)
+    particles = propose_fn(key_propose, parents)
     new_log_w, log_increment = normalize_log_weights(
         log_pre + log_weight_fn(particles, parents)
     )

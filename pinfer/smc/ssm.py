@@ -10,6 +10,12 @@ so ``observations[t]`` observes the state reached after ``t + 1`` transitions; `
 is the prior state before the first observation. Every method is written for ONE
 particle; the filters ``vmap`` them over the particle axis.
 
+Two population-level hooks have defaults built from the one-particle methods:
+``sample_initial_batch(key, num_particles)`` and ``sample_transition_batch(key,
+x_prev, t)`` (one key split per particle, then ``vmap``). A model may override them to
+draw all particles' noise in one call, which is faster (one random-number call instead
+of ``N`` key derivations); the override must sample the same distribution.
+
 A model is an :class:`equinox.Module`: its array fields are ordinary dynamic pytree
 leaves, so a filter can be ``jit``-ted, ``vmap``-ped over batches of models and
 differentiated with respect to model parameters. Integers that fix shapes belong in
@@ -27,6 +33,7 @@ Andrieu, 2000, for the locally optimal proposal.)
 import abc
 
 import equinox as eqx
+import jax
 
 from pinfer.types import Array, ArrayTree, Int, PRNGKey, Scalar
 
@@ -73,6 +80,26 @@ class AbstractStateSpaceModel(eqx.Module):
     @abc.abstractmethod
     def log_observation(self, x: ArrayTree, y: ArrayTree, t: Int[Array, ""]) -> Scalar:
         """``log g_t(y | x)``, the log-likelihood of observation ``y`` at ``x``."""
+
+    def sample_initial_batch(self, key: PRNGKey, num_particles: int) -> ArrayTree:
+        """Draw ``num_particles`` initial states (leading axis ``N``).
+
+        The default splits ``key`` into one key per particle and vmaps
+        :meth:`sample_initial`; override to draw the population at once.
+        """
+        return jax.vmap(self.sample_initial)(jax.random.split(key, num_particles))
+
+    def sample_transition_batch(
+        self, key: PRNGKey, x_prev: ArrayTree, t: Int[Array, ""]
+    ) -> ArrayTree:
+        """Move a whole population ``x_prev`` (leading axis ``N``) one step.
+
+        The default splits ``key`` into one key per particle and vmaps
+        :meth:`sample_transition`; override to draw the population at once.
+        """
+        num_particles = jax.tree.leaves(x_prev)[0].shape[0]
+        keys = jax.random.split(key, num_particles)
+        return jax.vmap(lambda k, x: self.sample_transition(k, x, t))(keys, x_prev)
 
     @property
     def observation_shape(self) -> tuple[int, ...] | None:

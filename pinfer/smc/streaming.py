@@ -138,8 +138,7 @@ def pf_init(key: PRNGKey, model: Any, num_particles: int) -> ParticleFilterState
     Example:
         >>> state = pf_init(jax.random.key(0), model, 1000)  # doctest: +SKIP
     """
-    keys = jax.random.split(key, num_particles)
-    particles = jax.vmap(model.sample_initial)(keys)
+    particles = _sample_initial_batch(model, key, num_particles)
     dtype = jnp.result_type(float)
     log_weights = jnp.full((num_particles,), -np.log(num_particles), dtype)
     return ParticleFilterState(
@@ -200,16 +199,18 @@ def pf_step(
     def weight_one(x, x_prev):
         return proposal.log_weight_fn(model, x, x_prev, observation, t)
 
-    def propose_fn(keys, parents):
+    def propose_fn(key, parents):
+        def blind():
+            return _sample_transition_batch(model, key, parents, t)
+
+        if proposal.sample_fn is _bootstrap_sample:
+            return blind()
+
         def guided():
+            keys = jax.random.split(key, state.log_weights.shape[0])
             return jax.vmap(sample_one)(keys, parents)
 
-        def blind():
-            return jax.vmap(lambda k, x: model.sample_transition(k, x, t))(
-                keys, parents
-            )
-
-        if static_observed or proposal.sample_fn is _bootstrap_sample:
+        if static_observed:
             return guided()
         return jax.lax.cond(observed, guided, blind)
 
@@ -248,6 +249,23 @@ def pf_step(
         t + 1,
     )
     return new_state, info
+
+
+def _sample_initial_batch(model: Any, key: PRNGKey, num_particles: int) -> ArrayTree:
+    batch = getattr(model, "sample_initial_batch", None)
+    if batch is not None:
+        return batch(key, num_particles)
+    return jax.vmap(model.sample_initial)(jax.random.split(key, num_particles))
+
+
+def _sample_transition_batch(model: Any, key: PRNGKey, parents, t) -> ArrayTree:
+    """The model's population hook, or one key per particle and ``vmap``."""
+    batch = getattr(model, "sample_transition_batch", None)
+    if batch is not None:
+        return batch(key, parents, t)
+    num_particles = jax.tree.leaves(parents)[0].shape[0]
+    keys = jax.random.split(key, num_particles)
+    return jax.vmap(lambda k, x: model.sample_transition(k, x, t))(keys, parents)
 
 
 def _zero_log_weight(model, x, x_prev, y, t):

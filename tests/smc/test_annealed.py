@@ -133,8 +133,8 @@ def _run_smc_step(key):
     log_psi = _log_potential(0, x)
     log_z_init = jax.nn.logsumexp(log_psi) - jnp.log(N)
 
-    def propose(keys, parents):
-        return parents + jnp.sqrt(Q) * jax.vmap(jax.random.normal)(keys)
+    def propose(key, parents):
+        return parents + jnp.sqrt(Q) * jax.random.normal(key, parents.shape)
 
     def step(state, inputs):
         t, key = inputs

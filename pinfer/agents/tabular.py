@@ -1,0 +1,262 @@
+"""Planning agents on a tabular MDP: Boltzmann-rational and budget-limited (L-IBM).
+
+Both agents plan once, in ``init``, in the MDP ``params.reward.apply(params.world)``
+(the world plus the agent's goals), and keep the result in their state, so ``act``
+and ``log_action_prob`` are table lookups at the observed state index::
+
+    mdp    = params.reward.apply(params.world)
+    BoltzmannAgent:  Q = value_iteration(mdp, discount, n, value_fn).q_values  # [S, A]
+                     log pi = log_softmax(beta * Q)
+    BudgetAgent:     Q = budget_limited_planning(mdp, discount, beta, K).q_values
+                     log pi = log_softmax(beta * Q[budget])           # [K + 1, S, A]
+
+``value_fn`` is the hard maximum by default (value iteration, then a Boltzmann
+read-out: the agent of Baker, Saxe and Tenenbaum, 2009) or, with ``soft=True``, the
+soft maximum at the same ``beta`` (max-ent planning, Ziebart et al., 2008), whose
+values already price in the agent's own future randomness. The budget agent follows
+"Modeling Boundedly Rational Agents with Latent Inference Budgets" (Jacob, Gupta and
+Andreas, ICLR 2024): budget ``k`` is ``k`` sweeps of value iteration, budget 0 the
+uniform policy. All of its ``K + 1`` policies are kept in the state, so the budget is
+read at decision time: scoring a trajectory under every budget (a latent variable)
+needs one ``init`` and a ``vmap`` of ``log_action_prob`` over ``params.budget``.
+
+Everything numeric (world, goals, ``beta``, ``discount``, ``budget``) is a dynamic leaf
+of ``params``: vmap over a population, differentiate with respect to ``beta``. Sweep
+counts are static fields of the agent.
+"""
+
+import functools
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from pinfer.agents.base import AbstractPolicyAgent, _lookup
+from pinfer.agents.rewards import AbstractReward
+from pinfer.planning import (
+    TabularMDP,
+    boltzmann_policy,
+    budget_limited_planning,
+    max_value,
+    soft_value,
+    value_iteration,
+)
+from pinfer.planning.value_iteration import check_count
+from pinfer.types import Array, Float, Int, PRNGKey
+
+__all__ = [
+    "BoltzmannAgent",
+    "BudgetAgent",
+    "BudgetParams",
+    "BudgetState",
+    "PlannerParams",
+    "PolicyState",
+]
+
+
+class PlannerParams(eqx.Module):
+    """Parameters of a :class:`BoltzmannAgent`.
+
+    Attributes:
+        world: the ``TabularMDP`` the agent plans in (its model of the world).
+        reward: what the agent wants, an :class:`AbstractReward` (goals, weights).
+        beta: ``[]`` rationality ``>= 0`` (``> 0`` with ``soft=True``); 0 is random.
+        discount: ``[]`` discount in ``[0, 1]``.
+    """
+
+    world: TabularMDP
+    reward: AbstractReward
+    beta: Float[Array, ""] = eqx.field(converter=jnp.asarray)
+    discount: Float[Array, ""] = eqx.field(converter=jnp.asarray)
+
+
+class BudgetParams(eqx.Module):
+    """Parameters of a :class:`BudgetAgent`: :class:`PlannerParams` plus ``budget``.
+
+    Attributes:
+        world, reward, beta, discount: as in :class:`PlannerParams`.
+        budget: ``[]`` int32 number of value-iteration sweeps in ``0..max_budget``.
+    """
+
+    world: TabularMDP
+    reward: AbstractReward
+    beta: Float[Array, ""] = eqx.field(converter=jnp.asarray)
+    discount: Float[Array, ""] = eqx.field(converter=jnp.asarray)
+    budget: Int[Array, ""] = eqx.field(converter=jnp.asarray)
+
+    def __check_init__(self):
+        if not jnp.issubdtype(self.budget.dtype, jnp.integer):
+            raise TypeError(
+                f"BudgetParams.budget must be an integer number of sweeps, got dtype "
+                f"{self.budget.dtype}. Pass e.g. jnp.int32(3)."
+            )
+
+
+class PolicyState(NamedTuple):
+    """The plan of a :class:`BoltzmannAgent`.
+
+    Attributes:
+        q_values: ``[S, A]`` planned action values.
+        log_policy: ``[S, A]`` log-probabilities ``log_softmax(beta * q_values)``.
+    """
+
+    q_values: Float[Array, "S A"]
+    log_policy: Float[Array, "S A"]
+
+
+class BudgetState(NamedTuple):
+    """The plans of a :class:`BudgetAgent` for every budget ``0..K``.
+
+    Attributes:
+        q_values: ``[K + 1, S, A]``, ``q_values[k]`` after ``k`` sweeps.
+        log_policies: ``[K + 1, S, A]`` Boltzmann log-policies of each budget.
+    """
+
+    q_values: Float[Array, "K1 S A"]
+    log_policies: Float[Array, "K1 S A"]
+
+
+def _value_fn(soft: bool, beta):
+    return functools.partial(soft_value, beta=beta) if soft else max_value
+
+
+class BoltzmannAgent(AbstractPolicyAgent):
+    """Boltzmann-rational planner: ``pi(a | s) = softmax_a(beta * Q(s, a))``.
+
+    Attributes:
+        num_iterations: value-iteration sweeps in ``init`` (static); enough to
+            converge (or the planning horizon of a finite-horizon agent).
+        soft: plan with the soft (max-ent) backup at ``beta`` instead of the hard
+            maximum (static).
+
+    Example:
+        >>> line = TabularMDP(jnp.eye(3)[jnp.array([[0, 1], [0, 2], [1, 2]])],
+        ...                   jnp.zeros((3, 2)), jnp.zeros(3, bool))
+        >>> params = PlannerParams(line, StateGoal(2, 1.0, 0.1), beta=10.0,
+        ...                        discount=1.0)
+        >>> agent = BoltzmannAgent(num_iterations=5)
+        >>> state = agent.init(jax.random.key(0), params)
+        >>> [round(float(p), 3) for p in jnp.exp(agent.log_policy(state, 0, params))]
+        [0.269, 0.731]
+    """
+
+    num_iterations: int = eqx.field(static=True)
+    soft: bool = eqx.field(static=True, default=False)
+
+    def __check_init__(self):
+        check_count(self.num_iterations, "BoltzmannAgent.num_iterations", 1)
+
+    def init(self, key: PRNGKey, params: PlannerParams) -> PolicyState:
+        """Plan: ``PolicyState(q_values [S, A], log_policy [S, A])``.
+
+        ``key`` is unused (planning is deterministic) but required by the contract.
+
+        Example:
+            >>> world = TabularMDP(jnp.ones((2, 2, 2)) / 2, jnp.zeros((2, 2)),
+            ...                    jnp.zeros(2, bool))
+            >>> params = PlannerParams(world, WorldReward(), 1.0, 0.9)
+            >>> BoltzmannAgent(3).init(jax.random.key(0), params).log_policy.shape
+            (2, 2)
+        """
+        del key
+        mdp = params.reward.apply(params.world)
+        value_fn = _value_fn(self.soft, params.beta)
+        q_values = value_iteration(
+            mdp, params.discount, self.num_iterations, value_fn
+        ).q_values
+        return PolicyState(q_values, boltzmann_policy(q_values, params.beta))
+
+    def log_policy(
+        self, agent_state: PolicyState, obs: Int[Array, ""], params: PlannerParams
+    ) -> Float[Array, "A"]:
+        """``[A]`` row ``obs`` of the planned log-policy (all ``-inf`` off range).
+
+        Example:
+            >>> state = PolicyState(jnp.zeros((2, 2)), jnp.log(jnp.array(
+            ...     [[0.5, 0.5], [0.1, 0.9]])))
+            >>> probs = jnp.exp(BoltzmannAgent(1).log_policy(state, 1, None))
+            >>> [round(float(p), 4) for p in probs]
+            [0.1, 0.9]
+        """
+        return _lookup(agent_state.log_policy, obs)
+
+
+class BudgetAgent(AbstractPolicyAgent):
+    """Budget-limited (L-IBM) agent: Boltzmann on the Q of ``budget`` sweeps.
+
+    Attributes:
+        max_budget: the largest budget ``K`` planned for in ``init`` (static).
+        soft: soft backups at ``beta`` instead of hard maxima (static).
+
+    Example:
+        >>> line = TabularMDP(jnp.eye(3)[jnp.array([[0, 1], [0, 2], [1, 2]])],
+        ...                   jnp.zeros((3, 2)), jnp.zeros(3, bool))
+        >>> agent = BudgetAgent(max_budget=3)
+        >>> def policy(budget):
+        ...     params = BudgetParams(line, StateGoal(2, 1.0), 10.0, 1.0, budget)
+        ...     state = agent.init(jax.random.key(0), params)
+        ...     return jnp.exp(agent.log_policy(state, 0, params)).round(3)
+        >>> policy(1), policy(2)  # the goal is two steps away
+        (Array([0.5, 0.5], dtype=float32), Array([0., 1.], dtype=float32))
+    """
+
+    max_budget: int = eqx.field(static=True)
+    soft: bool = eqx.field(static=True, default=False)
+
+    def __check_init__(self):
+        check_count(self.max_budget, "BudgetAgent.max_budget", 0)
+
+    def init(self, key: PRNGKey, params: BudgetParams) -> BudgetState:
+        """Plan every budget ``0..max_budget`` in one scan: a ``BudgetState``.
+
+        Raises (also under ``jit``, through ``eqx.error_if``) when ``params.budget``
+        lies outside ``0..max_budget``.
+
+        Example:
+            >>> world = TabularMDP(jnp.ones((2, 2, 2)) / 2, jnp.zeros((2, 2)),
+            ...                    jnp.zeros(2, bool))
+            >>> params = BudgetParams(world, WorldReward(), 1.0, 0.9, 2)
+            >>> BudgetAgent(4).init(jax.random.key(0), params).log_policies.shape
+            (5, 2, 2)
+        """
+        del key
+        budget = params.budget
+        if not isinstance(budget, jax.core.Tracer) and jnp.ndim(budget) == 0:
+            value = int(budget)
+            if not 0 <= value <= self.max_budget:
+                raise ValueError(_budget_message(value, self.max_budget))
+        mdp = params.reward.apply(params.world)
+        value_fn = _value_fn(self.soft, params.beta)
+        planned = budget_limited_planning(
+            mdp, params.discount, params.beta, self.max_budget, value_fn
+        )
+        state = BudgetState(planned.q_values, planned.log_policies)
+        out_of_range = (budget < 0) | (budget > self.max_budget)
+        return eqx.error_if(state, out_of_range, _budget_message(None, self.max_budget))
+
+    def log_policy(
+        self, agent_state: BudgetState, obs: Int[Array, ""], params: BudgetParams
+    ) -> Float[Array, "A"]:
+        """``[A]`` log-policy of budget ``params.budget`` at state ``obs``.
+
+        A budget or state off range gives ``-inf`` everywhere (zero probability).
+
+        Example:
+            >>> state = BudgetState(jnp.zeros((2, 1, 2)), jnp.log(jnp.array(
+            ...     [[[0.5, 0.5]], [[0.2, 0.8]]])))
+            >>> params = BudgetParams(TabularMDP(jnp.ones((1, 2, 1)),
+            ...     jnp.zeros((1, 2)), jnp.zeros(1, bool)), WorldReward(), 1.0, 1.0, 1)
+            >>> probs = jnp.exp(BudgetAgent(1).log_policy(state, 0, params))
+            >>> [round(float(p), 4) for p in probs]
+            [0.2, 0.8]
+        """
+        return _lookup(_lookup(agent_state.log_policies, params.budget), obs)
+
+
+def _budget_message(value, max_budget: int) -> str:
+    seen = "" if value is None else f", got {value}"
+    return (
+        f"BudgetParams.budget must lie in 0..{max_budget} (the agent's "
+        f"max_budget){seen}. Raise BudgetAgent(max_budget=...) or clip the budget."
+    )

@@ -1,0 +1,363 @@
+"""Observed trajectories: building, padding, and finding steps a model cannot explain.
+
+Recorded behaviour comes as ``T + 1`` states and ``T`` actions per trajectory, with
+different ``T``. :func:`pad_trajectories` stacks them into one :class:`Trajectory`
+with a leading batch axis, padded to a common length, with ``mask`` False on the
+padding (padded states repeat the last state, padded actions are 0), so a batch is
+one ``vmap`` of :func:`pinfer.agents.trajectory_log_likelihood` and its value is the
+sum of the unpadded likelihoods.
+
+A trajectory the model gives probability zero has log-likelihood ``-inf``, never
+NaN. Two kinds of impossibility are located, per trajectory, by jittable functions:
+
+    first_impossible_step:        mask[t] and log pi(a_t | s_t) = -inf (or NaN)
+    first_impossible_transition:  mask[t] and transition[s_t, a_t, s_t+1] = 0
+
+and :func:`check_trajectories` turns the first one found into an
+:class:`ImpossibleStepError` that names the trajectory, step, state and action
+("trajectory 3, step 7: action 'up' (0) from state 12 has probability 0 under the
+model").
+"""
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from pinfer.agents.base import AbstractAgent, AgentState, Trajectory
+from pinfer.agents.loop import _check_single, step_log_likelihoods
+from pinfer.planning import TabularMDP
+from pinfer.types import Array, ArrayTree, Int
+
+__all__ = [
+    "ImpossibleStepError",
+    "check_trajectories",
+    "first_impossible_step",
+    "first_impossible_transition",
+    "make_trajectory",
+    "pad_trajectories",
+]
+
+
+def _arrays(states, actions, rewards, where: str):
+    states, actions = np.asarray(states), np.asarray(actions)
+    if actions.ndim != 1:
+        raise ValueError(
+            f"{where}: actions must be a 1-D sequence of action indices, got shape "
+            f"{actions.shape}."
+        )
+    if actions.size and not np.issubdtype(actions.dtype, np.integer):
+        raise TypeError(
+            f"{where}: actions must be integers, got dtype {actions.dtype}. Map "
+            "action names to indices (e.g. with ACTION_NAMES.index) or cast with "
+            ".astype(int)."
+        )
+    if states.ndim < 1 or states.shape[0] != actions.shape[0] + 1:
+        raise ValueError(
+            f"{where}: {actions.shape[0]} actions need {actions.shape[0] + 1} states "
+            f"(the state before each action and the one after the last), got states "
+            f"of shape {states.shape}. Append the final state, or drop the last action "
+            "if it is unknown."
+        )
+    if np.any(actions < 0):
+        step = int(np.argmax(actions < 0))
+        raise ValueError(f"{where}: action {actions[step]} at step {step} is negative.")
+    if np.issubdtype(states.dtype, np.integer) and np.any(states < 0):
+        step = int(np.argmax(np.reshape(states < 0, (states.shape[0], -1)).any(-1)))
+        raise ValueError(f"{where}: state index at step {step} is negative.")
+    if rewards is None:
+        rewards = np.zeros(actions.shape)
+    rewards = np.asarray(rewards)
+    if rewards.shape != actions.shape:
+        raise ValueError(
+            f"{where}: rewards must have one entry per action, shape "
+            f"{actions.shape}, got {rewards.shape}."
+        )
+    return states, actions, rewards
+
+
+def _padded(states, actions, rewards, num_steps: int):
+    length = actions.shape[0]
+    extra = num_steps - length
+    states = np.concatenate([states, np.repeat(states[-1:], extra, axis=0)])
+    actions = np.concatenate([actions, np.zeros(extra, actions.dtype)])
+    rewards = np.concatenate([rewards, np.zeros(extra, rewards.dtype)])
+    mask = np.arange(num_steps) < length
+    return states, actions, rewards, mask
+
+
+def _to_jax(states, actions, rewards, mask) -> Trajectory:
+    float_dtype = jnp.zeros(()).dtype
+    state_dtype = jnp.int32 if np.issubdtype(states.dtype, np.integer) else float_dtype
+    return Trajectory(
+        jnp.asarray(states, dtype=state_dtype),
+        jnp.asarray(actions, dtype=jnp.int32),
+        jnp.asarray(rewards, dtype=float_dtype),
+        jnp.asarray(mask),
+    )
+
+
+def make_trajectory(
+    states: ArrayTree,
+    actions: ArrayTree,
+    rewards: ArrayTree | None = None,
+    num_steps: int | None = None,
+) -> Trajectory:
+    """One observed trajectory as a :class:`Trajectory`, optionally padded.
+
+    Args:
+        states: ``[T + 1, ...]`` states (or observations) visited.
+        actions: ``[T]`` integer actions.
+        rewards: ``[T]`` rewards (default zeros; only learning agents read them).
+        num_steps: pad to this length ``>= T`` (default ``T``).
+
+    Returns:
+        ``Trajectory(obs [num_steps + 1], actions [num_steps], rewards, mask)``
+        with int32 states and actions.
+
+    Example:
+        >>> make_trajectory([4, 5, 6], [3, 3], num_steps=3).mask
+        Array([ True,  True, False], dtype=bool)
+    """
+    states, actions, rewards = _arrays(states, actions, rewards, "make_trajectory")
+    length = actions.shape[0]
+    num_steps = length if num_steps is None else num_steps
+    if num_steps < length:
+        raise ValueError(
+            f"make_trajectory: num_steps={num_steps} is shorter than the trajectory "
+            f"({length} actions); pass num_steps >= {length} or None."
+        )
+    return _to_jax(*_padded(states, actions, rewards, num_steps))
+
+
+def pad_trajectories(
+    trajectories: Sequence[tuple], num_steps: int | None = None
+) -> Trajectory:
+    """Stack trajectories of different lengths into one padded, masked batch.
+
+    Args:
+        trajectories: ``N`` tuples ``(states [T_i + 1, ...], actions [T_i])`` or
+            ``(states, actions, rewards [T_i])``; states of one shape and kind.
+        num_steps: the padded length (default ``max_i T_i``); fix it to reuse one
+            compiled likelihood across batches.
+
+    Returns:
+        ``Trajectory`` with ``obs [N, T + 1, ...]``, ``actions [N, T]``,
+        ``rewards [N, T]`` and ``mask [N, T]`` (True on the ``T_i`` real steps).
+
+    Example:
+        >>> batch = pad_trajectories([([0, 1, 2], [3, 3]), ([5, 4], [2])])
+        >>> batch.obs.tolist(), batch.mask.tolist()
+        ([[0, 1, 2], [5, 4, 4]], [[True, True], [True, False]])
+    """
+    if isinstance(trajectories, Trajectory) or not len(trajectories):
+        raise ValueError(
+            "pad_trajectories takes a non-empty sequence of (states, actions) or "
+            "(states, actions, rewards) tuples, one per trajectory."
+        )
+    items = []
+    for index, item in enumerate(trajectories):
+        if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+            raise ValueError(
+                f"trajectory {index}: expected a (states, actions) or (states, "
+                f"actions, rewards) tuple, got {type(item).__name__}."
+            )
+        rewards = item[2] if len(item) == 3 else None
+        items.append(_arrays(item[0], item[1], rewards, f"trajectory {index}"))
+    first = items[0][0]
+    for index, (states, _, _) in enumerate(items):
+        same_kind = np.issubdtype(states.dtype, np.integer) == np.issubdtype(
+            first.dtype, np.integer
+        )
+        if states.shape[1:] != first.shape[1:] or not same_kind:
+            raise ValueError(
+                f"trajectory {index}: states of shape {states.shape[1:]} and dtype "
+                f"{states.dtype} per step do not match trajectory 0 "
+                f"({first.shape[1:]}, {first.dtype}); all trajectories must record "
+                "states the same way."
+            )
+    longest = max(actions.shape[0] for _, actions, _ in items)
+    num_steps = longest if num_steps is None else num_steps
+    if num_steps < longest:
+        raise ValueError(
+            f"pad_trajectories: num_steps={num_steps} is shorter than the longest "
+            f"trajectory ({longest} actions); pass num_steps >= {longest} or None."
+        )
+    padded = [_padded(*item, num_steps) for item in items]
+    return _to_jax(*(np.stack(parts) for parts in zip(*padded, strict=True)))
+
+
+def first_impossible_step(
+    agent: AbstractAgent,
+    agent_params: ArrayTree,
+    trajectory: Trajectory,
+    agent_state: AgentState | None = None,
+) -> Int[Array, ""]:
+    """The first real step whose action has probability 0 (or NaN) under the agent.
+
+    Jittable; ``vmap`` over a batch with ``in_axes=(None, None, 0)``.
+
+    Returns:
+        int32 step index, or -1 if every real step is possible.
+
+    Example:
+        >>> traj = make_trajectory([0, 1, 1], [1, 7])  # action 7 does not exist
+        >>> int(first_impossible_step(RandomAgent(2), None, traj))
+        1
+    """
+    log_probs = step_log_likelihoods(agent, agent_params, trajectory, agent_state)
+    bad = trajectory.mask & ~(log_probs > -jnp.inf)
+    return jnp.where(jnp.any(bad), jnp.argmax(bad), -1).astype(jnp.int32)
+
+
+def first_impossible_transition(
+    world: TabularMDP, trajectory: Trajectory
+) -> Int[Array, ""]:
+    """The first real step whose move ``s_t -> s_t+1`` under ``a_t`` has
+    ``world.transition`` probability 0 (states are tabular indices).
+
+    Jittable; ``vmap`` over a batch with ``in_axes=(None, 0)``.
+
+    Returns:
+        int32 step index, or -1 if every recorded move is possible.
+
+    Example:
+        >>> world = TabularMDP(jnp.eye(3)[jnp.array([[0, 1], [0, 2], [1, 2]])],
+        ...                    jnp.zeros((3, 2)), jnp.zeros(3, bool))
+        >>> int(first_impossible_transition(world, make_trajectory([0, 1, 0],
+        ...                                                        [1, 1])))
+        1
+    """
+    _check_single(trajectory, "first_impossible_transition")
+    states = trajectory.obs
+    probs = world.transition.at[states[:-1], trajectory.actions, states[1:]].get(
+        mode="fill", fill_value=0.0, wrap_negative_indices=False
+    )
+    bad = trajectory.mask & ~(probs > 0)
+    return jnp.where(jnp.any(bad), jnp.argmax(bad), -1).astype(jnp.int32)
+
+
+class ImpossibleStepError(ValueError):
+    """An observed step has probability 0 under the model.
+
+    Attributes:
+        trajectory: index in the batch (None for a single trajectory).
+        step: the step index ``t``.
+        state: ``s_t``; ``action``: ``a_t``; ``next_state``: ``s_t+1``.
+        kind: ``"action"`` (the agent never takes it) or ``"transition"`` (the
+            world cannot move from ``state`` to ``next_state`` with it).
+    """
+
+    def __init__(self, message, *, trajectory, step, state, action, next_state, kind):
+        super().__init__(message)
+        self.trajectory = trajectory
+        self.step = step
+        self.state = state
+        self.action = action
+        self.next_state = next_state
+        self.kind = kind
+
+
+_action_steps = jax.jit(jax.vmap(first_impossible_step, in_axes=(None, None, 0, None)))
+_transition_steps = jax.jit(jax.vmap(first_impossible_transition, in_axes=(None, 0)))
+_step_log_likelihoods = jax.jit(step_log_likelihoods)
+
+
+def _show(value) -> str:
+    value = np.asarray(value)
+    return str(value.item()) if value.ndim == 0 else str(value.tolist())
+
+
+def _describe_action(action: int, action_names) -> str:
+    if action_names is None:
+        return f"action {action}"
+    if 0 <= action < len(action_names):
+        return f"action {action_names[action]!r} ({action})"
+    return f"action {action} (outside 0..{len(action_names) - 1})"
+
+
+def check_trajectories(
+    agent: AbstractAgent,
+    agent_params: ArrayTree,
+    trajectories: Trajectory,
+    *,
+    world: TabularMDP | None = None,
+    action_names: Sequence[str] | None = None,
+    agent_state: AgentState | None = None,
+) -> None:
+    """Raise :class:`ImpossibleStepError` at the first step the model cannot explain.
+
+    Checks every trajectory (a single one, or a batch with a leading axis) for an
+    action with probability 0 under ``agent`` and, when ``world`` is given, a
+    recorded move with transition probability 0 (e.g. through a wall). Host-side:
+    call it at a boundary, before fitting, not inside ``jit``.
+
+    Args:
+        agent, agent_params: the model (shared by all trajectories).
+        trajectories: one ``Trajectory`` or a padded batch.
+        world: the world's ``TabularMDP`` to check recorded moves against.
+        action_names: names of the actions for the message (e.g. ``ACTION_NAMES``).
+        agent_state: as in :func:`pinfer.agents.step_log_likelihoods`.
+
+    Example:
+        >>> batch = pad_trajectories([([0, 1], [0]), ([0, 1, 2], [1, 9])])
+        >>> check_trajectories(RandomAgent(2), None, batch,
+        ...                    action_names=("left", "right"))
+        Traceback (most recent call last):
+        ...
+        pinfer.agents.trajectories.ImpossibleStepError: trajectory 1, step 1: action 9 (outside 0..1) from state 1 has probability 0 under the model (log-probability -inf). (1 of 2 trajectories have an impossible step.)
+    """  # noqa: E501
+    single = jnp.ndim(trajectories.actions) == 1
+    batch = jax.tree.map(lambda x: x[None], trajectories) if single else trajectories
+    action_steps = np.asarray(_action_steps(agent, agent_params, batch, agent_state))
+    transition_steps = np.full_like(action_steps, -1)
+    if world is not None:
+        transition_steps = np.asarray(_transition_steps(world, batch))
+    big = np.iinfo(np.int32).max
+    action_at = np.where(action_steps >= 0, action_steps, big)
+    transition_at = np.where(transition_steps >= 0, transition_steps, big)
+    first = np.minimum(action_at, transition_at)
+    bad = first < big
+    if not bad.any():
+        return
+    index = int(np.argmax(bad))
+    step = int(first[index])
+    kind = "action" if action_at[index] == step else "transition"
+    one = jax.tree.map(lambda x: x[index], batch)
+    state, next_state = one.obs[step], one.obs[step + 1]
+    action = int(one.actions[step])
+    where = f"step {step}" if single else f"trajectory {index}, step {step}"
+    move = _describe_action(action, action_names)
+    if kind == "action":
+        log_p = float(
+            _step_log_likelihoods(agent, agent_params, one, agent_state)[step]
+        )
+        problem = (
+            f"{move} from state {_show(state)} has probability 0 under the model "
+            "(log-probability -inf)."
+            if not np.isnan(log_p)
+            else f"{move} from state {_show(state)} has log-probability NaN under the "
+            "model: check the model's parameters and rewards for inf or NaN."
+        )
+    else:
+        problem = (
+            f"the move from state {_show(state)} to state {_show(next_state)} with "
+            f"{move} has probability 0 in the world model (transition["
+            f"{_show(state)}, {action}, {_show(next_state)}] = 0), e.g. a move "
+            "through a wall."
+        )
+    message = f"{where}: {problem}"
+    if not single:
+        message += (
+            f" ({int(bad.sum())} of {bad.size} trajectories have an impossible step.)"
+        )
+    raise ImpossibleStepError(
+        message,
+        trajectory=None if single else index,
+        step=step,
+        state=np.asarray(state),
+        action=action,
+        next_state=np.asarray(next_state),
+        kind=kind,
+    )
