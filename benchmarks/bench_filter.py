@@ -458,40 +458,46 @@ def _median(rows, n, prefix):
     return None
 
 
-def _ratios(rows, n, name, median) -> str:
-    parts = []
-    for label, prefix, target in (
-        ("hand-written", REFERENCE, "≤ 1.1"),
-        ("smcx", "smcx", "≤ 1"),
-    ):
+def _ratios(rows, n, median) -> list[str]:
+    """``[x / hand-written, x / smcx, particles / x]`` for a median ``x``."""
+    out = []
+    for prefix in (REFERENCE, "smcx", "particles"):
         other = _median(rows, n, prefix)
-        if other:
-            parts.append(f"{name} / {label} = {median / other:.2f} (target {target})")
-    other = _median(rows, n, "particles")
-    if other:
-        parts.append(f"particles / {name} = {other / median:.1f} (target ≥ 5 at 1e5)")
-    return "; ".join(parts)
+        if not other:
+            out.append("n/a")
+        elif prefix == "particles":
+            out.append(f"{other / median:.1f}")
+        else:
+            out.append(f"{median / other:.2f}")
+    return out
 
 
 def notes(rows: list[dict]) -> str:
     """The targets, checked against this run's medians: pinfer as it is by default,
     and the fastest pinfer variant."""
-    lines = ["Targets, from this run's medians:"]
+    lines = [
+        "Targets, from this run's medians: pinfer / hand-written ≤ 1.1, "
+        "pinfer / smcx ≤ 1, particles / pinfer ≥ 5 at N = 100,000.",
+        "",
+        "| N | pinfer / hand-written | pinfer / smcx | particles / pinfer "
+        "| fastest pinfer variant (same three ratios) | fastest overall |",
+        "|---:|---:|---:|---:|---|---|",
+    ]
     for n in sorted({r["num_particles"] for r in rows}):
         timed = [r for r in rows if r["num_particles"] == n and "median_s" in r]
         default = _median(rows, n, "pinfer")
-        if default:
-            lines.append(f"- N = {n:,}: {_ratios(rows, n, 'pinfer', default)}")
+        cells = _ratios(rows, n, default) if default else ["n/a"] * 3
         variants = [r for r in timed if r["implementation"].startswith("pinfer (")]
+        best_variant = ""
         if variants:
             best = min(variants, key=lambda r: r["median_s"])
-            name = best["implementation"]
-            lines.append(f"  - {name}: {_ratios(rows, n, name, best['median_s'])}")
+            ratios = ", ".join(_ratios(rows, n, best["median_s"]))
+            best_variant = f"{best['implementation']}: {ratios}"
+        fastest = ""
         if timed:
             best = min(timed, key=lambda r: r["median_s"])
-            lines.append(
-                f"  - fastest: {best['implementation']} ({best['median_s']:.4g} s)"
-            )
+            fastest = f"{best['implementation']}, {best['median_s']:.4g} s"
+        lines.append(f"| {n:,} | " + " | ".join([*cells, best_variant, fastest]) + " |")
     return "\n".join(lines)
 
 

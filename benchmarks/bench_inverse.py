@@ -24,7 +24,9 @@ every step (``[N, 21, 3]``), in float32:
 Timing: each implementation is compiled first (pinfer and hand-written:
 ``jit(...).lower(...).compile()``; memo: its first call on one trajectory, which
 traces and compiles its models and computes Q), then timed over interleaved rounds
-(rotating order, ``block_until_ready``); the table gives the median and range. memo
+(rotating order, ``block_until_ready``); the table gives the median and range. A
+JAX call shorter than 50 ms is repeated within each run and timed per call (the note
+gives the count), so that sub-millisecond times are not timer noise. memo
 loops over trajectories in Python, so its time is linear in their number: above
 ``memo_max`` trajectories it is timed on the first ``memo_max`` and scaled up (the
 note says so). ``max |Δp|`` is the largest difference of a posterior probability
@@ -52,6 +54,7 @@ FULL = {"sizes": (1, 100, 1_000), "rounds": 5, "memo_max": 100}
 QUICK = {"sizes": (1, 10), "rounds": 2, "memo_max": 5}
 PINFER, HANDWRITTEN = "pinfer", "hand-written JAX"
 MEMO, MEMO_FINAL = "memo-lang", "memo-lang, final step only"
+MIN_SAMPLE_S = 0.05  # JAX runs shorter than this are repeated within one sample
 
 
 @partial(jax.jit, static_argnames="num_sweeps")
@@ -130,9 +133,23 @@ def _jax_impls(num):
     ):
         seconds, compiled = _timed(lambda fn=fn, args=args: fn.lower(*args).compile())
         compile_s[name] = seconds
-        impls[name] = partial(compiled, *args)
-        jax.block_until_ready(impls[name]())  # untimed warm-up
+        call = partial(compiled, *args)
+        seconds, _ = _timed(call)  # untimed warm-up
+        impls[name] = _repeated(call, max(1, min(1000, int(MIN_SAMPLE_S / seconds))))
     return impls, compile_s, (states, actions)
+
+
+def _repeated(call, repeats):
+    """``call`` run ``repeats`` times per sample; the sample is the time per call."""
+
+    def sample():
+        start = time.perf_counter()
+        for _ in range(repeats):
+            out = jax.block_until_ready(call())
+        return (time.perf_counter() - start) / repeats, out
+
+    sample.repeats = repeats
+    return sample
 
 
 def _memo_impls(states, actions, memo_max):
@@ -201,13 +218,17 @@ def run(quick: bool) -> list[dict]:
         outputs = {}
         for r in range(config["rounds"]):
             for name in names[r % len(names) :] + names[: r % len(names)]:
-                seconds, outputs[name] = _timed(impls[name])
+                if hasattr(impls[name], "repeats"):
+                    seconds, outputs[name] = impls[name]()
+                else:
+                    seconds, outputs[name] = _timed(impls[name])
                 times[name].append(seconds)
         scale = num / subset
         for name in names:
             memo = name in memo_impls
             factor = scale if memo else 1.0
-            note = ""
+            repeats = getattr(impls[name], "repeats", 1)
+            note = f"{repeats} calls per run" if repeats > 1 else ""
             if memo and subset < num:
                 note = (
                     f"timed on {subset} of {num:,} trajectories, × {scale:g} "

@@ -11,7 +11,10 @@ a flat posterior later:
         transition[s, a, s'] > 0                      # e.g. not through a wall
         max_h log_policies[h, s, a] > -inf            # some hypothesis allows a
 
-The first offending step is reported with its trajectory, step and move.
+The first offending step is reported with its trajectory, step and move. Each step
+is checked on its own: steps that are each allowed by some hypothesis but by no
+single hypothesis together pass here and show up as ``log_evidence = -inf`` in the
+kernel.
 """
 
 from collections.abc import Sequence

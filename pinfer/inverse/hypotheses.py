@@ -14,7 +14,11 @@ and acts Boltzmann-rationally on the Q-values it has:
     log_policies[g, b, k] = log_softmax(beta_b * Q[g, k])        # [G, B, K, S, A]
 
 With a hard-max planner Q does not depend on beta, so the beta grid costs one
-``log_softmax`` per value, not one planning run.
+``log_softmax`` per value, not one planning run. A goal is terminal in its own MDP,
+so there ``Q = 0`` and the policy is uniform: an observed action taken from a goal
+cell neither favours nor rules out that goal. To make "the agent would have
+stopped" rule it out, set those rows of the table to ``-inf`` and filter with
+:func:`pinfer.inverse.goal_posterior`.
 """
 
 from collections.abc import Sequence

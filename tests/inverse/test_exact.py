@@ -247,10 +247,11 @@ def test_vmapped_padded_equals_single_trajectories(problem):
     result = batched(
         transition, goals, betas, states, actions, mask, log_prior, budgets
     )
-    # A few trajectories: each single run here is eager (and so slow).
+    # A few trajectories: each length compiles anew.
+    single_fn = jax.jit(run_pinfer, static_argnums=7)
     for i, j in ((0, 0), (0, 1), (1, 0), (2, 3)):
         length = int(data["mask"][i, j].sum())
-        single = run_pinfer(
+        single = single_fn(
             transition[i],
             goals[i],
             betas,

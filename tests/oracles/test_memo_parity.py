@@ -30,6 +30,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks import inverse_problem as problem  # noqa: E402
+from benchmarks.bench_inverse import handwritten_goal_inference  # noqa: E402
 from pinfer.inverse import infer_goals  # noqa: E402
 from pinfer.planning import goal_reward, value_iteration  # noqa: E402
 
@@ -75,6 +76,15 @@ def parity(tmp_path_factory):
             )
         )
         result = run(jnp.asarray(states), jnp.asarray(actions), jnp.asarray(mask))
+        handwritten = handwritten_goal_inference(
+            mdp.transition,
+            jnp.array(problem.GOAL_STATES),
+            jnp.asarray(problem.BETA),
+            jnp.asarray(states),
+            jnp.asarray(actions),
+            jnp.asarray(mask),
+            num_sweeps=NUM_SWEEPS,
+        )
         q_values = [
             value_iteration(
                 goal_reward(mdp, g, problem.GOAL_VALUE, problem.STEP_COST),
@@ -87,6 +97,7 @@ def parity(tmp_path_factory):
         memo=memo["posteriors"],
         memo_q=memo["q_values"],
         pinfer=np.exp(np.asarray(result.log_goal_posterior)),
+        handwritten=np.exp(np.asarray(handwritten)),
         pinfer_dtype=result.log_goal_posterior.dtype,
         pinfer_q=np.stack([np.asarray(q) for q in q_values], axis=-1),
         lengths=mask.sum(axis=1),
@@ -112,3 +123,8 @@ def test_goal_posteriors_agree_at_every_step(parity):
     assert parity["lengths"].max() >= 8 and parity["lengths"].min() >= 1
     final = parity["pinfer"][np.arange(NUM_TRAJECTORIES), -1, parity["goals"]]
     assert np.median(final) > 0.9
+
+
+def test_benchmark_handwritten_version_agrees(parity):
+    """The benchmark's yardstick computes the same posteriors (float64)."""
+    np.testing.assert_allclose(parity["handwritten"], parity["pinfer"], atol=1e-12)

@@ -1,0 +1,175 @@
+"""GPU throughput of the particle filter: pinfer next to the hand-written filter.
+
+Run on a machine with a GPU (``python -m benchmarks.gpu --out DIR``). The problem is
+the benchmark's linear-Gaussian model (dx=4, dy=2, T=500), resampling systematically
+at every step. Two shapes, as in the issue:
+
+    one filter at N = 1e6 particles
+    a vmapped batch of 64 filters at N = 1e5 particles each
+
+Reported: median seconds of 5 runs after compilation, compile seconds, particle-steps
+per second (N * T * batch / seconds), and the fraction of a memory-bandwidth floor:
+each particle-step must at least read its parent state and write its new state
+(2 * dx * 4 bytes), write and read its log-weight, cumulative weight and ancestor
+index (3 * 2 * 4 bytes): 56 bytes in float32. The floor is that traffic at the
+device's measured copy bandwidth (a large on-device array copy).
+"""
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmarks.handwritten_filter import (
+    build_filter,
+    kalman_log_evidence,
+    make_problem,
+    systematic_scatter,
+    systematic_searchsorted,
+    to_jax,
+)
+
+BYTES_PER_PARTICLE_STEP = 2 * 4 * 4 + 3 * 2 * 4
+
+
+def copy_bandwidth() -> float:
+    """Bytes per second of an on-device copy of a 4 GiB float32 array (read + write)."""
+    x = jnp.ones((1 << 30,), jnp.float32)
+    f = jax.jit(lambda a: a * 1.0001)
+    f(x).block_until_ready()
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        f(x).block_until_ready()
+        times.append(time.perf_counter() - start)
+    return 2 * x.nbytes / statistics.median(times)
+
+
+def _time(fn, args, repeats=5):
+    start = time.perf_counter()
+    compiled = fn.lower(*args).compile()
+    compile_s = time.perf_counter() - start
+    jax.block_until_ready(compiled(*args))
+    times, outs = [], []
+    for seed in range(repeats):
+        key = jax.random.split(args[0], repeats)[seed]
+        start = time.perf_counter()
+        out = jax.block_until_ready(compiled(key, *args[1:]))
+        times.append(time.perf_counter() - start)
+        outs.append(out)
+    return statistics.median(times), compile_s, outs
+
+
+def main(out: Path, quick: bool = False) -> list[dict]:
+    from pinfer.models.linear_gaussian import LinearGaussianSSM
+    from pinfer.smc import particle_filter, systematic
+
+    num_steps = 100 if quick else 500
+    problem = make_problem(0, num_steps)
+    exact = kalman_log_evidence(problem)
+    arrays = to_jax(problem)
+    f32 = jnp.float32
+    model = LinearGaussianSSM(
+        *(
+            jnp.asarray(a, f32)
+            for a in (
+                problem.m0,
+                problem.P0,
+                problem.F,
+                problem.Q,
+                problem.G,
+                problem.R,
+            )
+        )
+    )
+    ys = jnp.asarray(problem.ys, f32)
+    bandwidth = copy_bandwidth()
+    floor = bandwidth / BYTES_PER_PARTICLE_STEP
+    rows = []
+    shapes = [(10**4, 1), (10**5, 4)] if quick else [(10**6, 1), (10**5, 64)]
+
+    def pinfer_fn(n, batch, threshold, resample_fn=systematic):
+        def one(key):
+            return particle_filter(
+                key, model, ys, n, resample_fn=resample_fn, ess_threshold=threshold
+            ).log_evidence
+
+        if batch == 1:
+            return jax.jit(one)
+        return jax.jit(lambda key: jax.vmap(one)(jax.random.split(key, batch)))
+
+    def hand_fn(n, batch, resample_fn):
+        run = build_filter(n, resample_fn, flat_normals=True)
+        if batch == 1:
+            return jax.jit(lambda key: run(key, arrays))
+        return jax.jit(
+            lambda key: jax.vmap(lambda k: run(k, arrays))(jax.random.split(key, batch))
+        )
+
+    for n, batch in shapes:
+        variants = [
+            (
+                "hand-written (searchsorted)",
+                hand_fn(n, batch, systematic_searchsorted),
+                "threefry2x32",
+            ),
+            (
+                "hand-written (scatter)",
+                hand_fn(n, batch, systematic_scatter),
+                "threefry2x32",
+            ),
+            ("pinfer, resample every step", pinfer_fn(n, batch, 1.0), "threefry2x32"),
+            ("pinfer, resample every step, rbg key", pinfer_fn(n, batch, 1.0), "rbg"),
+            (
+                "pinfer, scatter resampler",
+                pinfer_fn(n, batch, 1.0, systematic_scatter),
+                "threefry2x32",
+            ),
+            ("pinfer, ESS < 0.5", pinfer_fn(n, batch, 0.5), "threefry2x32"),
+        ]
+        for name, fn, impl in variants:
+            key = jax.random.key(1, impl=impl)
+            seconds, compile_s, outs = _time(fn, (key,))
+            log_z = np.concatenate([np.atleast_1d(np.asarray(o)) for o in outs])
+            rate = n * batch * num_steps / seconds
+            row = dict(
+                name=name,
+                num_particles=n,
+                batch=batch,
+                num_steps=num_steps,
+                median_s=seconds,
+                compile_s=compile_s,
+                particle_steps_per_s=rate,
+                floor_fraction=rate / floor,
+                log_z_error_mean=float(np.mean(log_z - exact)),
+                log_z_error_sd=float(np.std(log_z - exact)),
+            )
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    meta = dict(
+        device=str(jax.devices()[0]),
+        jax=jax.__version__,
+        copy_bandwidth_gb_s=bandwidth / 1e9,
+        floor_particle_steps_per_s=floor,
+    )
+    print(json.dumps(meta), flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "gpu_filter.json").write_text(
+        json.dumps(dict(meta=meta, rows=rows), indent=1)
+    )
+    return rows
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes, for a smoke test"
+    )
+    args = parser.parse_args()
+    main(args.out, args.quick)
