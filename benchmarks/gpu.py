@@ -65,6 +65,64 @@ def _time(fn, args, repeats=5):
     return statistics.median(times), compile_s, outs
 
 
+def inverse_throughput(quick: bool = False) -> list[dict]:
+    """Exact goal inference on the 8x8 benchmark problem: trajectories per second."""
+    from benchmarks import inverse_problem as problem
+    from benchmarks.bench_inverse import (
+        NUM_STEPS,
+        NUM_SWEEPS,
+        _pinfer_fn,
+        handwritten_goal_inference,
+    )
+
+    num = 10**3 if quick else 10**5
+    states, actions, mask, _ = problem.sample_trajectories(
+        seed=0,
+        num=1000,
+        num_steps=NUM_STEPS,
+        num_sweeps=NUM_SWEEPS,
+        stop_at_goal=False,
+    )
+    reps = num // 1000
+    data = tuple(jnp.asarray(np.tile(a, (reps, 1))) for a in (states, actions, mask))
+    mdp = problem.pinfer_mdp()
+    goals = jnp.array(problem.GOAL_STATES)
+    rows = []
+    for name, fn, args in (
+        (
+            "pinfer infer_goals (vmapped)",
+            jax.jit(_pinfer_fn),
+            (mdp, goals, jnp.array([problem.BETA]), *data),
+        ),
+        (
+            "hand-written single jit",
+            handwritten_goal_inference,
+            (mdp.transition, goals, jnp.asarray(problem.BETA), *data),
+        ),
+    ):
+        start = time.perf_counter()
+        compiled = fn.lower(*args).compile()
+        compile_s = time.perf_counter() - start
+        jax.block_until_ready(compiled(*args))
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            jax.block_until_ready(compiled(*args))
+            times.append(time.perf_counter() - start)
+        seconds = statistics.median(times)
+        row = dict(
+            name=name,
+            num_trajectories=num,
+            num_steps=NUM_STEPS,
+            median_s=seconds,
+            compile_s=compile_s,
+            trajectories_per_s=num / seconds,
+        )
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
 def main(out: Path, quick: bool = False) -> list[dict]:
     from pinfer.models.linear_gaussian import LinearGaussianSSM
     from pinfer.smc import particle_filter, systematic

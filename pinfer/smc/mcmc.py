@@ -266,9 +266,11 @@ def weighted_mean_cov(
     w = jnp.exp(normalize(log_weights))
     keep = (w > 0)[:, None]
     positions = jnp.where(keep, positions, 0.0)
-    mean = w @ positions
+    # Full precision: GPUs multiply float32 matrices in TF32 by default.
+    highest = jax.lax.Precision.HIGHEST
+    mean = jnp.matmul(w, positions, precision=highest)
     centred = jnp.where(keep, positions - mean, 0.0)
-    return mean, (centred * w[:, None]).T @ centred
+    return mean, jnp.matmul((centred * w[:, None]).T, centred, precision=highest)
 
 
 def build_rwm(*, scale: float | None = None, jitter: float = 1e-6) -> MCMCKernel:

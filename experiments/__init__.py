@@ -1,0 +1,1 @@
+"""Experiment scripts (not shipped in the wheel): ``python -m experiments.<name>``."""

@@ -1,0 +1,107 @@
+"""The experiment scripts: tiny (``--quick``) runs write a well-formed table and figure;
+the full runs (slow) reproduce their claims."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from experiments import _common, latent_budgets, misspecification
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _read_csv(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _check_outputs(folder, stem):
+    for suffix in (".md", ".csv", ".png"):
+        path = folder / f"{stem}{suffix}"
+        assert path.is_file() and path.stat().st_size > 0, f"{path.name} missing"
+    assert (folder / f"{stem}.png").read_bytes()[:8] == PNG_SIGNATURE
+    markdown = (folder / f"{stem}.md").read_text()
+    assert markdown.startswith("# ") and "|---|" in markdown
+    return _read_csv(folder / f"{stem}.csv")
+
+
+def test_latent_budgets_quick_writes_table_and_figure(tmp_path, capsys):
+    out = tmp_path / "nested" / "latent"
+    assert latent_budgets.main(["--out", str(out), "--quick"]) == 0
+    rows = _check_outputs(out, "latent_budgets")
+    cfg = latent_budgets.QUICK
+    assert len(rows) == cfg.num_agents
+    assert [int(r["agent"]) for r in rows] == list(range(cfg.num_agents))
+    for row in rows:
+        assert 0 <= int(row["true_budget"]) <= cfg.max_budget
+        assert 0 <= int(row["map_budget"]) <= cfg.max_budget
+        assert row["within_1"] == str(
+            abs(int(row["true_budget"]) - int(row["map_budget"])) <= 1
+        )
+        assert int(row["train_actions"]) >= 1
+        for model in ("budget", "full"):
+            value = float(row[f"heldout_ll_{model}"])
+            # A per-action log-probability over 4 actions under a posterior mixture
+            # is finite and <= 0.
+            assert np.isfinite(value) and value <= 0.0
+    assert "## Summary" in (out / "latent_budgets.md").read_text()
+    printed = capsys.readouterr().out
+    assert "recovery_within_1" in printed and "heldout_ll_budget" in printed
+
+
+def test_misspecification_quick_writes_table_and_figure(tmp_path, capsys):
+    assert misspecification.main(["--out", str(tmp_path), "--quick"]) == 0
+    rows = _check_outputs(tmp_path, "misspecification")
+    cfg = misspecification.QUICK
+    assert len(rows) == len(cfg.budgets) + len(cfg.discounts)
+    assert {r["sweep"] for r in rows} == {"budget", "discount"}
+    for row in rows:
+        for column in (
+            "error_assumed",
+            "error_true_model",
+            "map_error_assumed",
+            "map_error_true_model",
+        ):
+            assert 0.0 <= float(row[column]) <= 1.0
+        assert 1.0 <= float(row["mean_steps"]) <= cfg.num_steps
+    zero = [r for r in rows if float(r["misspecification"]) == 0.0]
+    assert len(zero) == 2  # the well-specified end of both sweeps
+    assert "error_assumed" in capsys.readouterr().out
+
+
+def test_common_helpers_reject_bad_input(tmp_path):
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        _common.prepare_output(a_file)
+    with pytest.raises(ValueError, match="at least one row"):
+        _common.markdown_table([])
+    assert _common.markdown_table([{"a": 1, "b": 0.5}]).splitlines()[2] == (
+        "| 1 | 0.500 |"
+    )
+
+
+@pytest.mark.slow
+def test_latent_budgets_full_run_meets_its_claims(tmp_path):
+    summary, ok = latent_budgets.run(latent_budgets.FULL, tmp_path, seed=0)
+    assert summary["recovery_within_1"] >= 0.7
+    # Paired difference of held-out log-likelihoods: well beyond its standard error.
+    assert summary["ll_difference"] > 4 * summary["ll_difference_se"]
+    assert ok
+
+
+@pytest.mark.slow
+def test_misspecification_error_grows_with_misspecification(tmp_path):
+    rows = misspecification.run(misspecification.FULL, tmp_path, seed=0)
+    for sweep in ("budget", "discount"):
+        part = sorted(
+            (r for r in rows if r["sweep"] == sweep),
+            key=lambda r: r["misspecification"],
+        )
+        well, worst = part[0], part[-1]
+        se = np.hypot(well["error_assumed_se"], worst["error_assumed_se"])
+        assert worst["error_assumed"] - well["error_assumed"] > 4 * se
+        # At zero misspecification the assumed model is (close to) the true one.
+        se0 = np.hypot(well["error_assumed_se"], well["error_true_model_se"])
+        assert abs(well["error_assumed"] - well["error_true_model"]) < 4 * se0
