@@ -57,12 +57,15 @@ def _run_demo(args: argparse.Namespace) -> int:
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
-        help="filter a simulated tracking problem and draw the result",
+        help="particle filtering and goal inference on built-in problems, with figures",
         description=(
             "Simulate a target moving in the plane (position and velocity, observed "
             "through noisy positions), track it with pinfer's particle filter, print "
             "pinfer's log-evidence next to the exact Kalman value, and write a figure "
-            "of the filtering mean and its 95% band against the truth."
+            "of the filtering mean and its 95% band against the truth. Then watch a "
+            "Boltzmann-rational agent walk to one of three gems and infer its goal "
+            "after every move with exact Bayesian inverse planning (figure of the "
+            "path and the goal posterior over time)."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

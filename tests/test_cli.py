@@ -40,21 +40,33 @@ def test_bad_particle_count_is_refused_with_the_value(capsys, value):
 
 def test_demo_runs_and_writes_its_figure(tmp_path, capsys):
     code = main(
-        ["demo", "--out", str(tmp_path), "--num-particles", "300",
-         "--num-steps", "30", "--quiet"]
+        [
+            "demo",
+            "--out",
+            str(tmp_path),
+            "--num-particles",
+            "300",
+            "--num-steps",
+            "30",
+            "--quiet",
+        ]
     )
     assert code == 0
     out = capsys.readouterr().out
     assert "exact Kalman filter" in out
-    figure = tmp_path / "tracking_filter.png"
-    assert figure.exists() and figure.stat().st_size > 10_000
-    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "P(goal | moves)" in out
+    for name in ["tracking_filter.png", "goal_inference.png"]:
+        figure = tmp_path / name
+        assert figure.exists() and figure.stat().st_size > 10_000
+        assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_python_dash_m_pinfer_runs():
     done = subprocess.run(
         [sys.executable, "-m", "pinfer", "--version"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("pinfer ")

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from pinfer.demo.goals import run_goal_inference
 from pinfer.demo.tracking import run_tracking
 
 __all__ = ["run_demo"]
@@ -37,4 +38,10 @@ def run_demo(
     )
     print(f"  filter time    {report.seconds:.2f} s (including compilation)")
     print(f"  figure         {report.figure}")
+    print("pinfer demo 2: which gem is the agent heading for? (exact inverse planning)")
+    goals = run_goal_inference(out_dir, seed)
+    shown = ", ".join(f"gem {g}: {p:.3f}" for g, p in enumerate(goals.final_posterior))
+    print(f"  after {goals.num_steps} moves  P(goal | moves) = {shown}")
+    print(f"  true goal      gem {goals.true_goal}")
+    print(f"  figure         {goals.figure}")
     return 0
