@@ -217,10 +217,53 @@ def main(out: Path, quick: bool = False) -> list[dict]:
     )
     print(json.dumps(meta), flush=True)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "gpu_filter.json").write_text(
-        json.dumps(dict(meta=meta, rows=rows), indent=1)
-    )
+    result = dict(meta=meta, rows=rows, inverse=inverse_throughput(quick))
+    (out / "gpu_benchmarks.json").write_text(json.dumps(result, indent=1))
     return rows
+
+
+def to_markdown(result: dict) -> str:
+    """The GPU section of BENCHMARKS.md from a saved JSON result."""
+    meta = result["meta"]
+    lines = [
+        "<!-- bench:gpu -->",
+        "## GPU throughput (particle filter; exact goal inference)",
+        "",
+        f"Device {meta['device']}, jax {meta['jax']}; measured copy bandwidth "
+        f"{meta['copy_bandwidth_gb_s']:.0f} GB/s, so the floor of "
+        f"{BYTES_PER_PARTICLE_STEP} bytes per particle-step is "
+        f"{meta['floor_particle_steps_per_s']:.3g} particle-steps/s. Produced by "
+        "`python -m benchmarks.gpu` (set-up in its docstring); float32, threefry keys "
+        "unless named, systematic resampling at every step unless named, median of 5 "
+        "runs after compilation.",
+        "",
+        *([meta["note"], ""] if meta.get("note") else []),
+        "| N × batch | implementation | median s | compile s | particle-steps/s "
+        "| fraction of floor | log Z error (mean ± sd) |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
+        lines.append(
+            f"| {r['num_particles']:,} × {r['batch']} | {r['name']} | "
+            f"{r['median_s']:.4g} | {r['compile_s']:.2f} | "
+            f"{r['particle_steps_per_s']:.3g} | {r['floor_fraction']:.3f} | "
+            f"{r['log_z_error_mean']:+.3f} ± {r['log_z_error_sd']:.3f} |"
+        )
+    inverse = result.get("inverse") or []
+    if inverse:
+        lines += [
+            "",
+            "| exact goal inference | trajectories | median s | compile s "
+            "| trajectories/s |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for r in inverse:
+            lines.append(
+                f"| {r['name']} | {r['num_trajectories']:,} | {r['median_s']:.4g} | "
+                f"{r['compile_s']:.2f} | {r['trajectories_per_s']:.3g} |"
+            )
+    lines.append("<!-- /bench:gpu -->")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
@@ -229,5 +272,26 @@ if __name__ == "__main__":
     parser.add_argument(
         "--quick", action="store_true", help="tiny sizes, for a smoke test"
     )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="render a saved gpu_benchmarks.json into BENCHMARKS.md and exit",
+    )
+    parser.add_argument(
+        "--only-inverse", action="store_true", help="only the goal-inference part"
+    )
     args = parser.parse_args()
-    main(args.out, args.quick)
+    if args.report is not None:
+        from benchmarks.run import ROOT, merge
+
+        section = to_markdown(json.loads(args.report.read_text()))
+        path = ROOT / "BENCHMARKS.md"
+        path.write_text(merge(path.read_text(), {"gpu": section}))
+        print(f"wrote the GPU section of {path}")
+    elif args.only_inverse:
+        args.out.mkdir(parents=True, exist_ok=True)
+        rows = inverse_throughput(args.quick)
+        (args.out / "gpu_inverse.json").write_text(json.dumps(rows, indent=1))
+    else:
+        main(args.out, args.quick)
