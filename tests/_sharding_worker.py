@@ -19,13 +19,13 @@ import re  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+
+from pinfer import sharding  # noqa: E402
 from pinfer.models.linear_gaussian import (  # noqa: E402
     kalman_filter,
     random_linear_gaussian,
     simulate,
 )
-
-from pinfer import sharding  # noqa: E402
 from pinfer.smc import resampling  # noqa: E402
 from pinfer.smc.particle_filter import particle_filter  # noqa: E402
 from pinfer.smc.tempered import tempered_smc  # noqa: E402
