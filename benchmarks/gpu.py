@@ -222,6 +222,10 @@ def main(out: Path, quick: bool = False) -> list[dict]:
     return rows
 
 
+def _seconds(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
 def to_markdown(result: dict) -> str:
     """The GPU section of BENCHMARKS.md from a saved JSON result."""
     meta = result["meta"]
@@ -245,7 +249,7 @@ def to_markdown(result: dict) -> str:
     for r in result["rows"]:
         lines.append(
             f"| {r['num_particles']:,} × {r['batch']} | {r['name']} | "
-            f"{r['median_s']:.4g} | {r['compile_s']:.2f} | "
+            f"{r['median_s']:.4g} | {_seconds(r['compile_s'])} | "
             f"{r['particle_steps_per_s']:.3g} | {r['floor_fraction']:.3f} | "
             f"{r['log_z_error_mean']:+.3f} ± {r['log_z_error_sd']:.3f} |"
         )
