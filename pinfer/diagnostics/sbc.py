@@ -28,6 +28,7 @@ from jax.flatten_util import ravel_pytree
 from jax.scipy.special import gammaincc
 
 from pinfer.base import check_key
+from pinfer.diagnostics._shapes import check_calibration_shapes
 from pinfer.types import Array, ArrayTree, Float, Int, PRNGKey
 
 __all__ = ["SBCResult", "default_num_bins", "rank_uniformity_test", "sbc", "sbc_ranks"]
@@ -69,16 +70,7 @@ def sbc_ranks(
         >>> sbc_ranks(jax.random.key(0), theta, draws)[:, 0]
         Array([2, 2, 2], dtype=int32)
     """
-    if (
-        theta_true.ndim != 2
-        or posterior_samples.ndim != 3
-        or posterior_samples.shape[::2] != theta_true.shape
-    ):
-        raise ValueError(
-            "sbc_ranks expects theta_true [S, d] and posterior_samples [S, L, d]; got "
-            f"{theta_true.shape} and {posterior_samples.shape}. Add a trailing axis of "
-            "size 1 for a scalar parameter."
-        )
+    check_calibration_shapes("sbc_ranks", theta_true, posterior_samples)
     truth = theta_true[:, None, :]
     less = jnp.sum(posterior_samples < truth, axis=1)
     ties = jnp.sum(posterior_samples == truth, axis=1)

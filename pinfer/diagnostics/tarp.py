@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from pinfer.base import check_key
+from pinfer.diagnostics._shapes import check_calibration_shapes
 from pinfer.types import Array, Float, PRNGKey
 
 __all__ = ["TARPResult", "ks_uniform_test", "tarp", "tarp_fractions"]
@@ -84,19 +85,6 @@ def ks_uniform_test(
     return statistic, p_value
 
 
-def _check_shapes(theta_true: Array, posterior_samples: Array) -> None:
-    if (
-        theta_true.ndim != 2
-        or posterior_samples.ndim != 3
-        or posterior_samples.shape[::2] != theta_true.shape
-    ):
-        raise ValueError(
-            "TARP expects theta_true [S, d] and posterior_samples [S, L, d]; got "
-            f"{theta_true.shape} and {posterior_samples.shape}. Add a trailing axis of "
-            "size 1 for a scalar parameter."
-        )
-
-
 def tarp_fractions(
     key: PRNGKey,
     theta_true: Float[Array, "num_simulations dim"],
@@ -121,7 +109,7 @@ def tarp_fractions(
         >>> tarp_fractions(jax.random.key(0), theta, draws).shape
         (100,)
     """
-    _check_shapes(theta_true, posterior_samples)
+    check_calibration_shapes("TARP", theta_true, posterior_samples)
     num_simulations, num_draws, dim = posterior_samples.shape
     key_ref, key_jitter = jax.random.split(key)
     mean = theta_true.mean(axis=0)
