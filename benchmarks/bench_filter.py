@@ -17,9 +17,12 @@ and resamples systematically at every step:
   threefry code path: jax's default "partitionable" threefry is several times slower
   on CPU for an ``[N, 4]`` draw than for the same numbers drawn flat (``N * dx``
   normals reshaped: bit-identical) or than the older non-partitionable threefry
-  (``with jax.threefry_partitionable(False)`` while compiling). pinfer runs with the
-  default key, an rbg key, and non-partitionable threefry (also with the scatter
-  resampler passed as ``resample_fn``).
+  (``with jax.threefry_partitionable(False)`` while compiling).
+* pinfer's model draws its noise with ``pinfer.random.normal`` (threefry unrolled so
+  that XLA fuses it, both words of every hash kept). Two ablations: the same model
+  with its transition noise from ``jax.random.normal`` (``N * dx`` numbers drawn
+  flat), and an ``rbg`` key (``pinfer.random.normal`` then falls back to
+  ``jax.random.normal``).
 * **smcx** 2.1.0 ``bootstrap_filter`` (``resampling_threshold=2``, systematic) and
   **particles** 0.4 ``SMC(Bootstrap(MVLinearGauss), resampling="systematic",
   ESSrmin=1)``, each in a virtualenv of its own (``benchmarks/envs.py``), driven as a
@@ -189,23 +192,37 @@ def _pinfer(problem: LGProblem) -> list[Impl] | Skipped:
 
         return build
 
-    variants = (  # (name, resampler, rng)
-        ("pinfer", systematic, "threefry"),
-        ("pinfer (rbg key)", systematic, "rbg"),
-        (
-            "pinfer (threefry, non-partitionable)",
-            systematic,
-            "threefry, non-partitionable",
-        ),
-        (
-            "pinfer (threefry, non-partitionable, scatter resampler)",
-            systematic_scatter,
-            "threefry, non-partitionable",
-        ),
+    jax_noise_model = _jax_noise_model(*(getattr(model, f) for f in _LG_FIELDS))
+    variants = (  # (name, model, rng)
+        ("pinfer", model, "threefry"),
+        ("pinfer (jax.random.normal noise)", jax_noise_model, "threefry"),
+        ("pinfer (rbg key)", model, "rbg"),
     )
     return [
-        _jax_impl(name, builder(fn), (model, ys), rng) for name, fn, rng in variants
+        _jax_impl(name, builder(systematic), (m, ys), rng) for name, m, rng in variants
     ]
+
+
+_LG_FIELDS = ("m0", "P0", "A", "Q", "H", "R")
+
+
+def _jax_noise_class():
+    """pinfer's linear-Gaussian model with ``jax.random.normal`` transition noise."""
+    from pinfer.linalg import rowvec_matmul_t
+    from pinfer.models.linear_gaussian import LinearGaussianSSM
+
+    class JaxNoiseSSM(LinearGaussianSSM):
+        def sample_transition_batch(self, key, x_prev, t):
+            eps = jax.random.normal(key, (x_prev.size,), self.A.dtype)
+            chol = jnp.linalg.cholesky(0.5 * (self.Q + self.Q.T))
+            noise = rowvec_matmul_t(eps.reshape(x_prev.shape), chol)
+            return rowvec_matmul_t(x_prev, self.A) + noise
+
+    return JaxNoiseSSM
+
+
+def _jax_noise_model(*fields):
+    return _jax_noise_class()(*fields)
 
 
 class _Worker:

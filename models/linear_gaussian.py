@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.linalg import cho_solve, solve_triangular
 
+from pinfer.linalg import dot, matvec, rowvec_matmul_t
+from pinfer.random import normal
 from pinfer.smc.ssm import AbstractStateSpaceModel
 from pinfer.types import Array, Bool, Float, PRNGKey, Scalar
 
@@ -60,12 +62,13 @@ def _exact(fn):
 
 def _mvn_logpdf(x: Array, mean: Array, chol: Array) -> Scalar:
     # Invert the factor, then multiply: when vmapped over particles with a shared
-    # ``chol`` the inverse is computed once and the batch is one matmul (a batched
-    # triangular solve is an order of magnitude slower on CPU).
+    # ``chol`` the inverse is computed once (a batched triangular solve is an order
+    # of magnitude slower on CPU), and the unrolled products of pinfer.linalg fuse
+    # into one loop over the particles.
     eye = jnp.eye(chol.shape[0], dtype=chol.dtype)
-    z = solve_triangular(chol, eye, lower=True) @ (x - mean)
+    z = matvec(solve_triangular(chol, eye, lower=True), x - mean)
     half_log_det = jnp.sum(jnp.log(jnp.diagonal(chol)))
-    return -0.5 * (z @ z) - half_log_det - 0.5 * x.shape[-1] * jnp.log(2 * jnp.pi)
+    return -0.5 * dot(z, z) - half_log_det - 0.5 * x.shape[-1] * jnp.log(2 * jnp.pi)
 
 
 def _chol(cov: Array) -> Array:
@@ -123,34 +126,33 @@ class LinearGaussianSSM(AbstractStateSpaceModel):
     @_exact
     def sample_initial(self, key: PRNGKey) -> Float[Array, " dx"]:
         eps = jax.random.normal(key, self.m0.shape, self.m0.dtype)
-        return self.m0 + _chol(self.P0) @ eps
+        return self.m0 + matvec(_chol(self.P0), eps)
 
     @_exact
     def sample_transition(self, key, x_prev, t) -> Float[Array, " dx"]:
         eps = jax.random.normal(key, x_prev.shape, self.A.dtype)
-        return self.A @ x_prev + _chol(self.Q) @ eps
+        return matvec(self.A, x_prev) + matvec(_chol(self.Q), eps)
 
-    # Population hooks: one flat draw of every particle's noise, the same law as the
-    # one-particle methods above (and much cheaper than one key per particle).
+    # Population hooks: one draw of every particle's noise (pinfer.random.normal),
+    # the same law as the one-particle methods above and much cheaper than one key
+    # per particle; the unrolled products fuse into one loop over the particles.
     @_exact
     def sample_initial_batch(self, key, num_particles) -> Float[Array, "N dx"]:
-        dx = self.m0.shape[0]
-        eps = jax.random.normal(key, (num_particles * dx,), self.m0.dtype)
-        return self.m0 + eps.reshape(num_particles, dx) @ _chol(self.P0).T
+        eps = normal(key, (num_particles, self.m0.shape[0]), self.m0.dtype)
+        return self.m0 + rowvec_matmul_t(eps, _chol(self.P0))
 
     @_exact
     def sample_transition_batch(self, key, x_prev, t) -> Float[Array, "N dx"]:
-        eps = jax.random.normal(key, (x_prev.size,), self.A.dtype)
-        noise = eps.reshape(x_prev.shape) @ _chol(self.Q).T
-        return x_prev @ self.A.T + noise
+        eps = normal(key, x_prev.shape, self.A.dtype)
+        return rowvec_matmul_t(x_prev, self.A) + rowvec_matmul_t(eps, _chol(self.Q))
 
     @_exact
     def log_transition(self, x, x_prev, t) -> Scalar:
-        return _mvn_logpdf(x, self.A @ x_prev, _chol(self.Q))
+        return _mvn_logpdf(x, matvec(self.A, x_prev), _chol(self.Q))
 
     @_exact
     def log_observation(self, x, y, t) -> Scalar:
-        return _mvn_logpdf(y, self.H @ x, _chol(self.R))
+        return _mvn_logpdf(y, matvec(self.H, x), _chol(self.R))
 
     @_exact
     def _optimal(self):
@@ -164,20 +166,21 @@ class LinearGaussianSSM(AbstractStateSpaceModel):
     @_exact
     def sample_proposal(self, key, x_prev, y, t) -> Float[Array, " dx"]:
         gain, _, chol_cov = self._optimal()
-        mean = self.A @ x_prev
-        mean = mean + gain @ (y - self.H @ mean)
-        return mean + chol_cov @ jax.random.normal(key, x_prev.shape, self.A.dtype)
+        mean = matvec(self.A, x_prev)
+        mean = mean + matvec(gain, y - matvec(self.H, mean))
+        eps = jax.random.normal(key, x_prev.shape, self.A.dtype)
+        return mean + matvec(chol_cov, eps)
 
     @_exact
     def log_proposal(self, x, x_prev, y, t) -> Scalar:
         gain, _, chol_cov = self._optimal()
-        mean = self.A @ x_prev
-        return _mvn_logpdf(x, mean + gain @ (y - self.H @ mean), chol_cov)
+        mean = matvec(self.A, x_prev)
+        return _mvn_logpdf(x, mean + matvec(gain, y - matvec(self.H, mean)), chol_cov)
 
     @_exact
     def log_lookahead(self, x_prev, y_next, t) -> Scalar:
         _, chol_s, _ = self._optimal()
-        return _mvn_logpdf(y_next, self.H @ (self.A @ x_prev), chol_s)
+        return _mvn_logpdf(y_next, matvec(self.H, matvec(self.A, x_prev)), chol_s)
 
 
 class KalmanResult(NamedTuple):

@@ -16,9 +16,9 @@ posterior after every step of a trajectory (filtering) is a cumulative sum:
     log_posterior[t, h] = log_joint[t, h] - log_evidence[t]
 
 Row ``t`` of the result is the belief after ``t`` observed steps (row 0 is the
-prior). The prefix sum is a parallel scan (``lax.associative_scan``, O(T log T)):
-XLA lowers ``jnp.cumsum`` to an O(T^2) reduce-window on CPU. Internally the
-hypothesis axis comes first, so that under ``vmap`` the normalising ``logsumexp``
+prior). The prefix sum is a parallel scan (:func:`pinfer.linalg.cumsum`, O(T log T);
+XLA lowers ``jnp.cumsum`` to a slow reduce-window on CPU). Internally the hypothesis
+axis comes first, so that under ``vmap`` the normalising ``logsumexp``
 reduces over a major axis, which is several times faster on CPU than over a short
 minor one. Planning depends only on the layout, so under ``jax.vmap`` over many
 trajectories of one layout it runs once; ``vmap`` over layouts (MDPs of one size)
@@ -37,10 +37,10 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import jax.numpy as jnp
-from jax import lax
 from jax.scipy.special import logsumexp
 
 from pinfer.inverse.hypotheses import goal_log_policies
+from pinfer.linalg import cumsum
 from pinfer.planning import TabularMDP, max_value
 from pinfer.types import Array, Bool, Float, Int
 
@@ -122,7 +122,7 @@ def _filter(log_prior, log_likelihoods):
     """``[H], [H, T] -> (log_posterior [H, T + 1], log_evidence [T + 1])``."""
     norm = logsumexp(log_prior)
     log_prior = jnp.where(jnp.isfinite(norm), log_prior - norm, -jnp.inf)
-    cumulative = lax.associative_scan(jnp.add, log_likelihoods, axis=1)
+    cumulative = cumsum(log_likelihoods, axis=1)
     start = jnp.zeros_like(cumulative[:, :1])
     log_joint = log_prior[:, None] + jnp.concatenate([start, cumulative], axis=1)
     log_evidence = logsumexp(log_joint, axis=0)

@@ -1,0 +1,115 @@
+"""Small dense linear algebra written to vmap into fused elementwise loops.
+
+Model code in pinfer is written for one particle and vmapped over the population, so
+a per-particle ``M @ x`` with a ``[2, 4]`` matrix becomes a batched dot over ``N``
+particles. XLA's CPU backend runs such skinny dots (and reductions over a trailing
+axis of size 2-16) as separate, slow library calls; written as a sum over the
+columns, the same arithmetic fuses with its neighbours into one loop over the
+particles. On a 2-core CPU, the Gaussian log-density of a ``dy = 2`` observation of a
+``dx = 4`` state for ``N = 1e5`` particles took 1.36 ms as ``L @ (y - H @ x)`` and
+0.054 ms with :func:`matvec` and :func:`dot`. The unrolled form is also exact on
+GPUs, where float32 matmuls default to TF32.
+
+Shapes are static; above :data:`UNROLL_MAX` columns the functions fall back to
+``@`` (the unrolled program would grow quadratically).
+"""
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from pinfer.types import Array, Float, Scalar
+
+__all__ = ["UNROLL_MAX", "matvec", "dot", "rowvec_matmul_t", "cumsum"]
+
+UNROLL_MAX = 16
+"""Largest contracted dimension that is unrolled; larger ones use ``@``."""
+
+
+def matvec(
+    matrix: Float[Array, "m n"], vector: Float[Array, " n"]
+) -> Float[Array, " m"]:
+    """``matrix @ vector`` as a sum of scaled columns when ``n <= UNROLL_MAX``.
+
+    Args:
+        matrix: ``[m, n]``.
+        vector: ``[n]`` (under ``vmap``: one particle's vector).
+
+    Returns:
+        ``[m]``, equal to ``matrix @ vector`` up to float rounding.
+
+    Example:
+        >>> matvec(jnp.array([[1.0, 2.0], [3.0, 4.0]]), jnp.array([1.0, 1.0]))
+        Array([3., 7.], dtype=float32)
+    """
+    if matrix.ndim != 2 or vector.ndim != 1 or matrix.shape[1] != vector.shape[0]:
+        raise ValueError(
+            f"matvec needs a [m, n] matrix and an [n] vector, got shapes "
+            f"{matrix.shape} and {vector.shape}."
+        )
+    n = matrix.shape[1]
+    if n > UNROLL_MAX or n == 0:
+        return matrix @ vector
+    out = matrix[:, 0] * vector[0]
+    for j in range(1, n):
+        out = out + matrix[:, j] * vector[j]
+    return out
+
+
+def dot(u: Float[Array, " n"], v: Float[Array, " n"]) -> Scalar:
+    """``u @ v`` as an unrolled sum of products when ``n <= UNROLL_MAX``.
+
+    Example:
+        >>> dot(jnp.array([1.0, 2.0]), jnp.array([3.0, 4.0]))
+        Array(11., dtype=float32)
+    """
+    if u.ndim != 1 or u.shape != v.shape:
+        raise ValueError(f"dot needs two [n] vectors, got {u.shape} and {v.shape}.")
+    n = u.shape[0]
+    if n > UNROLL_MAX or n == 0:
+        return u @ v
+    out = u[0] * v[0]
+    for i in range(1, n):
+        out = out + u[i] * v[i]
+    return out
+
+
+def rowvec_matmul_t(
+    rows: Float[Array, "N n"], matrix: Float[Array, "m n"]
+) -> Float[Array, "N m"]:
+    """``rows @ matrix.T`` for a population of row vectors: :func:`matvec` per row.
+
+    The population form of ``x -> matrix @ x`` (``N`` particles in the rows), for
+    model methods that act on the whole population at once.
+
+    Example:
+        >>> rowvec_matmul_t(jnp.ones((3, 2)), jnp.eye(2)).shape
+        (3, 2)
+    """
+    if rows.ndim != 2 or matrix.ndim != 2 or rows.shape[1] != matrix.shape[1]:
+        raise ValueError(
+            f"rowvec_matmul_t needs [N, n] rows and an [m, n] matrix, got shapes "
+            f"{rows.shape} and {matrix.shape}."
+        )
+    return jax.vmap(matvec, in_axes=(None, 0))(matrix, rows)
+
+
+def cumsum(values: Array, axis: int = 0) -> Array:
+    """Inclusive prefix sum along ``axis`` as a parallel scan.
+
+    ``lax.associative_scan`` (O(n log n) work, log n fused passes). XLA lowers
+    ``jnp.cumsum`` to a reduce-window, which on CPU is about twice as slow for
+    ``1e5`` numbers (0.43 against 0.22 ms) and quadratic for short minor axes.
+
+    Args:
+        values: any array.
+        axis: the axis to sum along.
+
+    Returns:
+        An array of ``values``' shape and dtype.
+
+    Example:
+        >>> cumsum(jnp.array([1, 2, 3]))
+        Array([1, 3, 6], dtype=int32)
+    """
+    return lax.associative_scan(jnp.add, values, axis=axis)
