@@ -67,7 +67,7 @@ from benchmarks.handwritten_filter import (
     to_jax,
 )
 
-__all__ = ["TITLE", "notes", "run", "to_markdown"]
+__all__ = ["TITLE", "jax_noise_model", "notes", "run", "to_markdown"]
 
 TITLE = "Particle filter (linear-Gaussian, dx = 4, dy = 2)"
 REFERENCE = "hand-written (threefry, searchsorted)"
@@ -192,18 +192,14 @@ def _pinfer(problem: LGProblem) -> list[Impl] | Skipped:
 
         return build
 
-    jax_noise_model = _jax_noise_model(*(getattr(model, f) for f in _LG_FIELDS))
     variants = (  # (name, model, rng)
         ("pinfer", model, "threefry"),
-        ("pinfer (jax.random.normal noise)", jax_noise_model, "threefry"),
+        ("pinfer (jax.random.normal noise)", jax_noise_model(model), "threefry"),
         ("pinfer (rbg key)", model, "rbg"),
     )
     return [
         _jax_impl(name, builder(systematic), (m, ys), rng) for name, m, rng in variants
     ]
-
-
-_LG_FIELDS = ("m0", "P0", "A", "Q", "H", "R")
 
 
 def _jax_noise_class():
@@ -221,7 +217,13 @@ def _jax_noise_class():
     return JaxNoiseSSM
 
 
-def _jax_noise_model(*fields):
+def jax_noise_model(model):
+    """``model`` (a ``LinearGaussianSSM``) with ``jax.random.normal`` transition noise.
+
+    The ablation of ``pinfer.random.normal``: the same law, drawn as ``N * dx`` flat
+    ``jax.random.normal`` numbers.
+    """
+    fields = (getattr(model, name) for name in ("m0", "P0", "A", "Q", "H", "R"))
     return _jax_noise_class()(*fields)
 
 

@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks.bench_filter import jax_noise_model
 from benchmarks.handwritten_filter import (
     build_filter,
     kalman_log_evidence,
@@ -151,10 +152,10 @@ def main(out: Path, quick: bool = False) -> list[dict]:
     rows = []
     shapes = [(10**4, 1), (10**5, 4)] if quick else [(10**6, 1), (10**5, 64)]
 
-    def pinfer_fn(n, batch, threshold, resample_fn=systematic):
+    def pinfer_fn(n, batch, threshold, the_model=model):
         def one(key):
             return particle_filter(
-                key, model, ys, n, resample_fn=resample_fn, ess_threshold=threshold
+                key, the_model, ys, n, resample_fn=systematic, ess_threshold=threshold
             ).log_evidence
 
         if batch == 1:
@@ -182,10 +183,9 @@ def main(out: Path, quick: bool = False) -> list[dict]:
                 "threefry2x32",
             ),
             ("pinfer, resample every step", pinfer_fn(n, batch, 1.0), "threefry2x32"),
-            ("pinfer, resample every step, rbg key", pinfer_fn(n, batch, 1.0), "rbg"),
             (
-                "pinfer, scatter resampler",
-                pinfer_fn(n, batch, 1.0, systematic_scatter),
+                "pinfer, resample every step, jax.random.normal noise",
+                pinfer_fn(n, batch, 1.0, jax_noise_model(model)),
                 "threefry2x32",
             ),
             ("pinfer, ESS < 0.5", pinfer_fn(n, batch, 0.5), "threefry2x32"),

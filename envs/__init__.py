@@ -12,14 +12,13 @@ Importing this package registers ``pinfer/GridWorld-v0`` (and the other ids in
 """
 
 from pinfer.envs.base import AbstractEnvironment
+from pinfer.envs.builders import make_gridworld, make_gridworld_batch
 from pinfer.envs.gridworld import (
     ACTION_NAMES,
     GridParams,
     GridState,
     GridWorld,
     StepInfo,
-    make_gridworld,
-    make_gridworld_batch,
 )
 from pinfer.envs.gym_adapter import GridWorldGymEnv, GymnasiumEnv
 from pinfer.envs.layouts import (

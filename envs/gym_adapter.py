@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from pinfer.envs.base import AbstractEnvironment
-from pinfer.envs.gridworld import make_gridworld
+from pinfer.envs.builders import make_gridworld
 from pinfer.envs.layouts import LAYOUTS, Layout
 from pinfer.types import ArrayTree
 

@@ -19,6 +19,7 @@ from pinfer.smc.numpyro_bridge import (
 )
 from pinfer.smc.particle_filter import ParticleFilterResult, particle_filter
 from pinfer.smc.resampling import multinomial, residual, stratified, systematic
+from pinfer.smc.schedule import next_temperature
 from pinfer.smc.smoothing import backward_simulation
 from pinfer.smc.ssm import AbstractStateSpaceModel
 from pinfer.smc.streaming import (
@@ -34,7 +35,6 @@ from pinfer.smc.tempered import (
     TemperedSMCResult,
     TemperedSMCState,
     build_tempered_smc,
-    next_temperature,
     tempered_smc,
 )
 

@@ -38,15 +38,20 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.flatten_util import ravel_pytree
 from jax.scipy.special import logsumexp
 
 from pinfer.base import Algorithm, check_key
 from pinfer.diagnostics.ess import log_ess
 from pinfer.progress import new_bar_id, report_fraction
+from pinfer.smc._tempered_checks import (
+    check_options,
+    check_particles,
+    check_scalar_fn,
+)
 from pinfer.smc.mcmc import MCMCKernel, build_rwm
 from pinfer.smc.resampling import systematic
+from pinfer.smc.schedule import clean_log_likelihood, next_temperature, weight_increment
 from pinfer.types import Array, ArrayTree, Float, Int, PRNGKey, Scalar
 
 __all__ = [
@@ -54,11 +59,8 @@ __all__ = [
     "TemperedSMCResult",
     "TemperedSMCState",
     "build_tempered_smc",
-    "next_temperature",
     "tempered_smc",
 ]
-
-_LOG_DELTA_RANGE = 40.0
 
 
 class TemperedSMCState(NamedTuple):
@@ -113,70 +115,6 @@ class TemperedSMCResult(NamedTuple):
     acceptance_rate: Float[Array, "num_steps"]
 
 
-def _clean(log_likelihood: Array) -> Array:
-    invalid = jnp.isnan(log_likelihood) | (log_likelihood == jnp.inf)
-    return jnp.where(invalid, -jnp.inf, log_likelihood)
-
-
-def _increment(delta: Array, log_likelihood: Array) -> Array:
-    # delta * -inf is NaN when delta == 0; a zero step leaves the weights alone.
-    return jnp.where(delta > 0, delta * log_likelihood, 0.0)
-
-
-def next_temperature(
-    log_weights: Float[Array, "num_particles"],
-    log_likelihood: Float[Array, "num_particles"],
-    temperature: Scalar,
-    target_ess: float | Scalar,
-    num_bisection_steps: int = 24,
-) -> Scalar:
-    """Largest ``lam' <= 1`` with ``ESS(log_weights + (lam' - lam) log L) >= target``.
-
-    Bisection on ``log(lam' - lam)`` with a fixed number of steps (jittable). If no
-    step keeps the ESS above ``target_ess * N`` (too few particles with finite
-    likelihood), the smallest step of the search is taken; the result is always
-    strictly above ``temperature`` unless that is already 1.
-
-    Args:
-        log_weights: ``[N]`` current log-weights.
-        log_likelihood: ``[N]`` log-likelihoods (``-inf`` allowed).
-        temperature: current ``lam``.
-        target_ess: fraction of ``N`` in ``(0, 1)``.
-        num_bisection_steps: bisection steps (static); the relative precision of the
-            step is about ``exp(40 / 2**num_bisection_steps) - 1``.
-
-    Returns:
-        The next temperature ``lam'`` (scalar).
-
-    Example:
-        >>> float(next_temperature(jnp.zeros(4), jnp.zeros(4), 0.0, 0.5))
-        1.0
-    """
-    log_likelihood = _clean(log_likelihood)
-    dtype = log_likelihood.dtype
-    temperature = jnp.asarray(temperature, dtype)
-    log_target = jnp.log(jnp.asarray(target_ess, dtype) * log_weights.shape[0])
-    log_delta_max = jnp.log1p(-temperature)
-
-    def ok(log_delta):
-        increment = jnp.exp(log_delta) * log_likelihood
-        return log_ess(log_weights + increment) >= log_target
-
-    def bisect(_, bounds):
-        lo, hi = bounds
-        mid = 0.5 * (lo + hi)
-        good = ok(mid)
-        return jnp.where(good, mid, lo), jnp.where(good, hi, mid)
-
-    bounds = (log_delta_max - _LOG_DELTA_RANGE, log_delta_max)
-    log_delta, _ = jax.lax.fori_loop(0, num_bisection_steps, bisect, bounds)
-    proposed = jnp.minimum(temperature + jnp.exp(log_delta), 1.0)
-    proposed = jnp.maximum(
-        proposed, jnp.nextafter(temperature, jnp.ones_like(proposed))
-    )
-    return jnp.where(ok(log_delta_max), jnp.ones_like(proposed), proposed)
-
-
 def _flatten(particles: ArrayTree) -> tuple[Array, Callable[[Array], ArrayTree]]:
     first = jax.tree.map(lambda leaf: leaf[0], particles)
     _, unravel = ravel_pytree(first)
@@ -228,7 +166,7 @@ def build_tempered_smc(
 
     def split_density(unravel, x):
         particle = unravel(x)
-        return log_prior_fn(particle), _clean(log_likelihood_fn(particle))
+        return log_prior_fn(particle), clean_log_likelihood(log_likelihood_fn(particle))
 
     def init(particles: ArrayTree) -> TemperedSMCState:
         flat, unravel = _flatten(particles)
@@ -246,7 +184,7 @@ def build_tempered_smc(
     def move(key, flat, unravel, temperature, params):
         def log_density_fn(x):
             log_prior, log_likelihood = split_density(unravel, x)
-            tempered = log_prior + _increment(temperature, log_likelihood)
+            tempered = log_prior + weight_increment(temperature, log_likelihood)
             return tempered, (log_prior, log_likelihood)
 
         states = jax.vmap(lambda x: kernel.init(x, log_density_fn))(flat)
@@ -275,7 +213,7 @@ def build_tempered_smc(
             )
         temperature = jnp.asarray(temperature, state.temperature.dtype)
         delta = temperature - state.temperature
-        log_weights = state.log_weights + _increment(delta, state.log_likelihood)
+        log_weights = state.log_weights + weight_increment(delta, state.log_likelihood)
         log_increment = logsumexp(log_weights)
         key_resample, key_move = jax.random.split(key)
         ancestors = resample_fn(key_resample, log_weights, num)
@@ -302,81 +240,6 @@ def build_tempered_smc(
         return new_state, info
 
     return Algorithm(init, step)
-
-
-def _check_particles(particles: ArrayTree) -> int:
-    leaves = jax.tree.leaves(particles)
-    if not leaves:
-        raise ValueError("initial_particles is empty; pass an array of shape [N, d].")
-    if len(leaves) == 1 and hasattr(particles, "ndim") and particles.ndim != 2:
-        raise ValueError(
-            "initial_particles must have shape [N, d] (one row per particle), got "
-            f"shape {tuple(particles.shape)}. For a scalar parameter use shape [N, 1]; "
-            "for structured particles pass a pytree whose leaves share the axis N."
-        )
-    shapes = [tuple(jnp.shape(leaf)) for leaf in leaves]
-    if any(len(s) == 0 for s in shapes) or len({s[0] for s in shapes}) != 1:
-        raise ValueError(
-            "every leaf of initial_particles needs the same leading particle axis N, "
-            f"got leaf shapes {shapes}."
-        )
-    dtypes = {str(jnp.result_type(leaf)) for leaf in leaves}
-    if not all(jnp.issubdtype(jnp.result_type(leaf), jnp.floating) for leaf in leaves):
-        raise TypeError(
-            f"initial_particles must be floating point, got dtypes {sorted(dtypes)}; "
-            "cast with `.astype(jnp.float32)`."
-        )
-    if shapes[0][0] < 2:
-        raise ValueError(
-            f"tempered SMC needs at least 2 particles, got {shapes[0][0]}."
-        )
-    return shapes[0][0]
-
-
-def _check_scalar_fn(fn: Callable, name: str, particles: ArrayTree) -> None:
-    one = jax.tree.map(lambda leaf: leaf[0], particles)
-    out = jax.eval_shape(fn, one)
-    if getattr(out, "shape", None) != ():
-        raise ValueError(
-            f"{name} must map one particle (no N axis) to a scalar, got output "
-            f"{out}. Reduce over data points inside it; tempered SMC vmaps it over N."
-        )
-
-
-def _concrete(x: Any) -> Any:
-    """``x`` as a host value, or ``None`` when it is traced (checked only if known)."""
-    leaves = jax.tree.leaves(x)
-    if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
-        return None
-    return jax.device_get(x)
-
-
-def _check_options(target_ess: Any, temperatures: Any, max_steps: int) -> None:
-    t = _concrete(target_ess)
-    if t is not None and not (jnp.ndim(t) == 0 and 0.0 < float(t) < 1.0):
-        raise ValueError(
-            f"target_ess is a fraction of the particles and must lie in (0, 1), got "
-            f"{t!r}; 0.5 is the usual choice."
-        )
-    if int(max_steps) < 1:
-        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}.")
-    if temperatures is None:
-        return
-    if jnp.ndim(temperatures) != 1 or jnp.shape(temperatures)[0] < 1:
-        raise ValueError(
-            "temperatures must be a 1-D schedule [K], got shape "
-            f"{jnp.shape(temperatures)}."
-        )
-    sched = _concrete(temperatures)
-    if sched is None:
-        return
-    sched = np.asarray(sched, dtype=np.float64)
-    increasing = bool(np.all(np.diff(sched) > 0))
-    if not (increasing and float(sched[0]) > 0 and float(sched[-1]) == 1.0):
-        raise ValueError(
-            "temperatures must increase strictly from above 0 to exactly 1, got "
-            f"{sched}. For K equal steps use `jnp.linspace(0, 1, K + 1)[1:]`."
-        )
 
 
 def _pad(values: Array, num_steps: Array, fill: Array) -> Array:
@@ -443,10 +306,10 @@ def tempered_smc(
         Array(1., dtype=float32)
     """
     check_key(key)
-    _check_particles(initial_particles)
-    _check_scalar_fn(log_prior_fn, "log_prior_fn", initial_particles)
-    _check_scalar_fn(log_likelihood_fn, "log_likelihood_fn", initial_particles)
-    _check_options(target_ess, temperatures, max_steps)
+    check_particles(initial_particles)
+    check_scalar_fn(log_prior_fn, "log_prior_fn", initial_particles)
+    check_scalar_fn(log_likelihood_fn, "log_likelihood_fn", initial_particles)
+    check_options(target_ess, temperatures, max_steps)
     algorithm = build_tempered_smc(
         log_prior_fn,
         log_likelihood_fn,
