@@ -22,7 +22,6 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
-from pinfer.linalg import cumsum
 from pinfer.types import Array, Float, Int, PRNGKey
 
 __all__ = ["multinomial", "stratified", "systematic", "residual", "normalize"]
@@ -51,7 +50,7 @@ def _probabilities(log_weights: Array) -> Array:
 
 def _cdf(log_weights: Array) -> Array:
     weights = jnp.exp(normalize(log_weights))
-    cdf = cumsum(weights)
+    cdf = jnp.cumsum(weights)
     cdf = cdf / cdf[-1]  # the same common factor; makes the total exactly 1
     # Pin the cdf at the last positive weight: a grid point that round-off puts at or
     # above the total must not fall onto a zero-weight particle after it.
@@ -115,7 +114,7 @@ def systematic(
     """
     u = jax.random.uniform(key, (), dtype=log_weights.dtype)
     weights = jnp.exp(normalize(log_weights))
-    cdf = cumsum(weights)
+    cdf = jnp.cumsum(weights)
     cdf = cdf / cdf[-1]  # exactly 1 from the last positive weight on
     # Offspring counts instead of a search (same indices as searching the grid
     # (m + u) / M in the cdf, up to float rounding): particle i fills the slots
@@ -125,7 +124,7 @@ def systematic(
     ends = jnp.ceil(num_samples * cdf - u)
     ends = jnp.clip(ends, 0, num_samples).astype(jnp.int32)
     marks = jnp.zeros(num_samples, jnp.int32).at[ends].add(1, mode="drop")
-    return jnp.minimum(cumsum(marks), weights.shape[0] - 1).astype(jnp.int32)
+    return jnp.minimum(jnp.cumsum(marks), weights.shape[0] - 1).astype(jnp.int32)
 
 
 def residual(

@@ -16,6 +16,13 @@ x_prev, t)`` (one key split per particle, then ``vmap``). A model may override t
 draw all particles' noise in one call, which is faster (one random-number call instead
 of ``N`` key derivations); the override must sample the same distribution.
 
+Fast models on CPU: draw the population's noise with :func:`pinfer.random.normal`
+(threefry that XLA fuses, both words of every hash used) and write small matrix
+products with :func:`pinfer.linalg.matvec` / :func:`pinfer.linalg.dot` rather than
+``@`` (a vmapped ``[2, 4]`` product becomes a batched dot that XLA's CPU backend runs
+far slower than the unrolled sum). ``LinearGaussianSSM`` does both; for ``N = 1e5``
+particles they took a bootstrap step from 6.2 to about 3 ms on a 2-core CPU.
+
 A model is an :class:`equinox.Module`: its array fields are ordinary dynamic pytree
 leaves, so a filter can be ``jit``-ted, ``vmap``-ped over batches of models and
 differentiated with respect to model parameters. Integers that fix shapes belong in

@@ -75,6 +75,6 @@ def test_property_ess_between_one_and_n(values, dead):
         expected = _numpy_ess(np.asarray(log_w, np.float64))
         # float32 log-weights of size |l| carry absolute error ~|l| * eps, so each
         # weight (and the ESS, a ratio of sums of them) has relative error ~2 |l| eps.
-        scale = max(abs(v) for v, d in zip(values, dead) if not d)
+        scale = max(abs(v) for v, d in zip(values, dead, strict=True) if not d)
         rtol = 4 * (scale + 1.0) * float(np.finfo(np.float32).eps) + 1e-5
         np.testing.assert_allclose(value, expected, rtol=rtol)
