@@ -15,8 +15,19 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
 def test_top_level_layout_of_the_project_card():
-    for name in ["pyproject.toml", "pinfer", "envs", "models", "experiments", "tests",
-                 "benchmarks", "Makefile", "README.md", "BENCHMARKS.md", ".ci/run"]:
+    for name in [
+        "pyproject.toml",
+        "pinfer",
+        "envs",
+        "models",
+        "experiments",
+        "tests",
+        "benchmarks",
+        "Makefile",
+        "README.md",
+        "BENCHMARKS.md",
+        ".ci/run",
+    ]:
         assert (ROOT / name).exists(), f"{name} is missing from the project root"
 
 
@@ -44,15 +55,21 @@ def test_editable_install_maps_envs_and_models_under_pinfer(tmp_path):
         " pathlib.Path(pinfer.models.__file__).parent.name)"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["envs", "models"]
     # Nothing generic lands at the top level of site-packages.
     done = subprocess.run(
-        [sys.executable, "-c", "import models"], cwd=tmp_path, capture_output=True,
-        text=True, timeout=60,
+        [sys.executable, "-c", "import models"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode != 0
 
@@ -61,16 +78,39 @@ def test_editable_install_maps_envs_and_models_under_pinfer(tmp_path):
 def wheel(tmp_path_factory) -> pathlib.Path:
     out = tmp_path_factory.mktemp("wheel")
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "-q", "-w", str(out), str(ROOT)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if done.returncode != 0 and "No module named" in done.stderr:
         # setuptools/wheel are not in the venv: fall back to an isolated build.
         done = subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out),
-             str(ROOT)],
-            capture_output=True, text=True, timeout=600,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "-q",
+                "-w",
+                str(out),
+                str(ROOT),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
     assert done.returncode == 0, done.stderr
     (path,) = out.glob("pinfer-*.whl")
@@ -88,13 +128,16 @@ def test_wheel_imports_in_a_clean_venv(wheel, tmp_path):
     """Unpack the wheel into a fresh venv that sees only the dependencies."""
     venv = tmp_path / "venv"
     subprocess.run(
-        [sys._base_executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+        [sys._base_executable, "-m", "venv", "--without-pip", str(venv)],
+        check=True,
         timeout=120,
     )
     py = venv / "bin" / "python"
     site = subprocess.run(
         [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     # Dependencies come from the test venv by path (its .pth files, the editable
     # install's finder among them, are not processed for a path added this way).
@@ -103,17 +146,24 @@ def test_wheel_imports_in_a_clean_venv(wheel, tmp_path):
     zipfile.ZipFile(wheel).extractall(site)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     code = (
-        "import pinfer, pinfer.envs, pinfer.models, pinfer.smc;"
-        "print(pinfer.__file__)"
+        "import pinfer, pinfer.envs, pinfer.models, pinfer.smc;print(pinfer.__file__)"
     )
     done = subprocess.run(
-        [str(py), "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env,
+        [str(py), "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().startswith(site)
     done = subprocess.run(
-        [str(py), "-m", "pinfer", "--help"], cwd=tmp_path, capture_output=True,
-        text=True, env=env, timeout=120,
+        [str(py), "-m", "pinfer", "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
