@@ -164,3 +164,14 @@ def test_filter_evidence_unbiased(impl):
         return result.log_evidence
 
     _assert_unbiased(pinfer_log_z(keys), exact)
+
+
+def test_normal_under_x64_keeps_float32_bits_and_falls_back_for_float64():
+    key = jax.random.key(11)
+    expected = normal(key, (4, 3))
+    with jax.enable_x64(True):
+        same = normal(key, (4, 3))
+        wide = normal(key, (4, 3), jnp.float64)
+        np.testing.assert_array_equal(wide, jax.random.normal(key, (4, 3), jnp.float64))
+    assert same.dtype == jnp.float32 and wide.dtype == jnp.float64
+    np.testing.assert_array_equal(same, expected)
