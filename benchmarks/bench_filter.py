@@ -35,31 +35,27 @@ reported separately) and run once, then timed over interleaved rounds (all
 implementations, in a rotating order, per round), each round with a new seed;
 ``block_until_ready`` closes each timed call. The table gives the median and the
 range, the ratio to the hand-written filter's median, and the log-evidence error
-``log Z_hat - log Z`` over the same runs (mean ± sd, and mean ``|error|``).
+``log Z_hat - log Z`` over the same runs (mean ± sd, and mean ``|error|``). After the
+timing, pinfer and ``particles`` run 30 more seeds each at ``N = 1e5``, untimed
+(``benchmarks/filter_accuracy.py``): their log-evidence errors, the unbiasedness
+statistic ``mean + var / 2`` and the ratio of their spreads with a 95% interval.
 """
 
-import json
-import os
-import queue
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from benchmarks import envs
+from benchmarks import filter_accuracy
+from benchmarks.filter_anchors import Impl, Skipped, anchor, save_problem
 from benchmarks.handwritten_filter import (
     LGProblem,
     build_filter,
-    first_state_law,
     kalman_log_evidence,
     make_problem,
     systematic_scatter,
@@ -74,34 +70,6 @@ REFERENCE = "hand-written (threefry, searchsorted)"
 FULL = {"num_steps": 500, "sizes": (1_000, 10_000, 100_000), "repeats": (10, 10, 5)}
 QUICK = {"num_steps": 100, "sizes": (1_000,), "repeats": (2,)}
 PROBLEM_SEED = 0
-_ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-_ONE_BLAS_THREAD |= {"MKL_NUM_THREADS": "1"}
-# Extra environment and a table note per anchor. particles' small [N, 4] @ [4, 4]
-# products run 6-10x slower with OpenBLAS's default threads than with one thread
-# when the two cores are shared with other work, so it gets its faster setting.
-ANCHOR_ENV = {
-    "smcx": ({}, "float32; resampling_threshold=2 (every step)"),
-    "particles": (_ONE_BLAS_THREAD, "NumPy float64, 1 BLAS thread; compile = numba"),
-}
-
-
-class Impl(NamedTuple):
-    """One implementation: ``prepare(N) -> compile seconds``, then timed runs.
-
-    ``run(N, seed) -> (seconds, log_evidence)``; both raise on failure.
-    """
-
-    name: str
-    prepare: Callable[[int], float]
-    run: Callable[[int, int], tuple[float, float]]
-    note: str = ""
-
-
-class Skipped(NamedTuple):
-    name: str
-    reason: str
-
-
 # Key set-ups: (key implementation, jax_threefry_partitionable while compiling).
 # jax's default threefry is "partitionable" (sharding-invariant bits); on CPU its
 # code for an [N, 4] draw is several times slower than the older layout-dependent
@@ -227,110 +195,6 @@ def jax_noise_model(model):
     return _jax_noise_class()(*fields)
 
 
-class _Worker:
-    """An anchor running in its own environment, answering JSON lines (see anchor_*)."""
-
-    def __init__(
-        self, name: str, python: Path, script: Path, problem_path: Path, env: dict
-    ):
-        self.name = name
-        self.stderr = tempfile.TemporaryFile(mode="w+")
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith("JAX_COMP")
-        } | env
-        env.pop("PYTHONPATH", None)
-        self.proc = subprocess.Popen(
-            [str(python), str(script), str(problem_path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr,
-            text=True,
-            env=env,
-        )
-        self.lines: queue.Queue = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-        self.versions = self._reply(300)["versions"]
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def _reply(self, timeout: float) -> dict:
-        try:
-            line = self.lines.get(timeout=timeout)
-        except queue.Empty:
-            self.close()
-            message = f"{self.name} worker gave no answer in {timeout:.0f} s"
-            raise RuntimeError(message) from None
-        if line is None:
-            self.stderr.seek(0)
-            tail = " | ".join(self.stderr.read().strip().splitlines()[-3:])
-            raise RuntimeError(f"{self.name} worker exited: {tail}")
-        reply = json.loads(line)
-        if "error" in reply:
-            raise RuntimeError(f"{self.name}: {reply['error']}")
-        return reply
-
-    def request(self, timeout: float = 1800, **message) -> dict:
-        self.proc.stdin.write(json.dumps(message) + "\n")
-        self.proc.stdin.flush()
-        return self._reply(timeout)
-
-    def close(self):
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
-                self.proc.stdin.flush()
-                self.proc.wait(timeout=30)
-            except (OSError, subprocess.TimeoutExpired):
-                self.proc.kill()
-
-
-def _anchor(
-    name: str, problem_path: Path, log
-) -> tuple[Impl | Skipped, _Worker | None]:
-    script = Path(__file__).resolve().parent / f"anchor_{name}.py"
-    env, note = ANCHOR_ENV[name]
-    try:
-        python = envs.ensure_env(envs.ENV_SPECS[name], log=log)
-        worker = _Worker(name, python, script, problem_path, env)
-    except (envs.EnvError, RuntimeError, OSError) as error:
-        return Skipped(name, f"environment set-up failed: {error}"), None
-    label = " ".join(f"{k} {v}" for k, v in worker.versions.items())
-
-    def prepare(n):
-        seconds = worker.request(cmd="compile", num_particles=n)["compile_s"]
-        worker.request(cmd="run", num_particles=n, seed=0)  # untimed warm-up run
-        return seconds
-
-    def run(n, seed):
-        reply = worker.request(cmd="run", num_particles=n, seed=seed)
-        return reply["seconds"], reply["log_evidence"]
-
-    return Impl(f"{name} ({label})", prepare, run, note), worker
-
-
-def _save_problem(problem: LGProblem, folder: Path) -> Path:
-    m1, P1 = first_state_law(problem)
-    chol = np.linalg.cholesky
-    path = folder / "problem.npz"
-    np.savez(
-        path,
-        m1=m1,
-        P1=P1,
-        P1_chol=chol(P1),
-        F=problem.F,
-        Q=problem.Q,
-        Q_chol=chol(problem.Q),
-        G=problem.G,
-        R=problem.R,
-        R_chol_inv=np.linalg.inv(chol(problem.R)),
-        ys=problem.ys,
-    )
-    return path
-
-
 def _row(name, n, times, errors, compile_s, note="") -> dict:
     row = {"num_particles": n, "implementation": name, "runs": len(times)}
     if times:
@@ -411,10 +275,10 @@ def run(quick: bool = False, log=print) -> list[dict]:
         impls += pinfer_impls
     impls += _handwritten(problem)
     with tempfile.TemporaryDirectory() as folder:
-        problem_path = _save_problem(problem, Path(folder))
+        problem_path = save_problem(problem, Path(folder))
         if not quick:
             for name in ("smcx", "particles"):
-                impl, worker = _anchor(name, problem_path, log)
+                impl, worker = anchor(name, problem_path, log)
                 if worker is not None:
                     workers.append(worker)
                 (skipped if isinstance(impl, Skipped) else impls).append(impl)
@@ -422,6 +286,8 @@ def run(quick: bool = False, log=print) -> list[dict]:
         try:
             for n, repeats in zip(config["sizes"], config["repeats"], strict=True):
                 rows += _bench_size(impls, skipped, n, repeats, exact, log)
+            if not quick:  # the contenders are compiled for the last (target) N
+                rows += filter_accuracy.measure(impls, config["sizes"][-1], exact, log)
         finally:
             for worker in workers:
                 worker.close()
@@ -437,6 +303,7 @@ def _fmt(value, spec):
 
 def to_markdown(rows: list[dict]) -> str:
     """The table: one line per (``N``, implementation)."""
+    rows = [r for r in rows if not r.get("accuracy")]
     if not rows:
         return "(no rows)"
     lines = [
@@ -502,6 +369,8 @@ def notes(rows: list[dict]) -> str:
         "| fastest pinfer variant (same three ratios) | fastest overall |",
         "|---:|---:|---:|---:|---|---|",
     ]
+    accuracy = filter_accuracy.to_markdown(rows)
+    rows = [r for r in rows if not r.get("accuracy")]
     for n in sorted({r["num_particles"] for r in rows}):
         timed = [r for r in rows if r["num_particles"] == n and "median_s" in r]
         default = _median(rows, n, "pinfer")
@@ -517,6 +386,8 @@ def notes(rows: list[dict]) -> str:
             best = min(timed, key=lambda r: r["median_s"])
             fastest = f"{best['implementation']}, {best['median_s']:.4g} s"
         lines.append(f"| {n:,} | " + " | ".join([*cells, best_variant, fastest]) + " |")
+    if accuracy:
+        lines += ["", accuracy]
     return "\n".join(lines)
 
 

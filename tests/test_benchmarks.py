@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from benchmarks import bench_filter, run
+from benchmarks import bench_filter, filter_accuracy, run
 from benchmarks.handwritten_filter import (
     build_filter,
     kalman_log_evidence,
@@ -112,6 +112,36 @@ def test_filter_table_and_targets_render():
     notes = bench_filter.notes(_rows())
     # pinfer / hand-written, pinfer / smcx, particles / pinfer:
     assert "| 100 | 1.00 | 0.50 | 8.0 |" in notes
+
+
+def test_accuracy_rows_measure_and_render():
+    class FakeImpl:
+        def __init__(self, name, scale):
+            self.name, self.scale = name, scale
+            self.rng = np.random.default_rng(0)
+
+        def run(self, n, seed):
+            return 0.0, -10.0 + self.scale * self.rng.normal()
+
+    impls = [
+        FakeImpl("pinfer (rbg key)", 5.0),  # a variant: must not be picked
+        FakeImpl("pinfer", 0.2),
+        FakeImpl("particles (particles 0.4)", 0.2),
+    ]
+    rows = filter_accuracy.measure(impls, 100, exact=-10.0, log=lambda *a: None)
+    assert [r["implementation"] for r in rows] == [
+        "pinfer",
+        "particles (particles 0.4)",
+    ]
+    assert all(len(r["errors"]) == filter_accuracy.NUM_SEEDS for r in rows)
+    assert np.std(rows[0]["errors"]) < 0.5
+    notes = bench_filter.notes(_rows() + rows)
+    assert "Log-evidence accuracy at N = 100" in notes
+    line = next(ln for ln in notes.splitlines() if ln.startswith("| pinfer |"))
+    ratio, interval = line.split("|")[6].split("(")
+    lo, hi = (float(x) for x in interval.rstrip(") ").split("–"))
+    assert lo < float(ratio) < hi and lo < 1.0 < hi  # equal spreads by construction
+    assert "accuracy" not in bench_filter.to_markdown(_rows() + rows)
 
 
 def test_merge_keeps_sections_not_rerun():
