@@ -19,13 +19,27 @@ _LOG_DELTA_RANGE = 40.0
 
 
 def clean_log_likelihood(log_likelihood: Array) -> Array:
-    """NaN and ``+inf`` log-likelihoods become ``-inf`` (weight zero, never NaN)."""
+    """NaN and ``+inf`` log-likelihoods become ``-inf`` (weight zero, never NaN).
+
+    Args / Returns: ``[N]`` log-likelihoods in, ``[N]`` out.
+
+    Example:
+        >>> clean_log_likelihood(jnp.array([0.0, jnp.nan, jnp.inf]))
+        Array([  0., -inf, -inf], dtype=float32)
+    """
     invalid = jnp.isnan(log_likelihood) | (log_likelihood == jnp.inf)
     return jnp.where(invalid, -jnp.inf, log_likelihood)
 
 
 def weight_increment(delta: Array, log_likelihood: Array) -> Array:
-    """``delta * log L``, zero when ``delta == 0`` (where ``0 * -inf`` would be NaN)."""
+    """``delta * log L``, zero when ``delta == 0`` (where ``0 * -inf`` would be NaN).
+
+    Args / Returns: a scalar step ``delta`` and ``[N]`` log-likelihoods; ``[N]``.
+
+    Example:
+        >>> weight_increment(jnp.array(0.0), jnp.array([-jnp.inf, 1.0]))
+        Array([0., 0.], dtype=float32)
+    """
     # delta * -inf is NaN when delta == 0; a zero step leaves the weights alone.
     return jnp.where(delta > 0, delta * log_likelihood, 0.0)
 

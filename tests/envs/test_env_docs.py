@@ -10,6 +10,7 @@ import pytest
 import pinfer.envs
 from pinfer.envs import (
     base,
+    builders,
     gridworld,
     gym_adapter,
     layouts,
@@ -18,7 +19,16 @@ from pinfer.envs import (
     toy_text,
 )
 
-MODULES = [base, gridworld, gym_adapter, layouts, registration, render, toy_text]
+MODULES = [
+    base,
+    builders,
+    gridworld,
+    gym_adapter,
+    layouts,
+    registration,
+    render,
+    toy_text,
+]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__.split(".")[-1])

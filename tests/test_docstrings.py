@@ -1,0 +1,26 @@
+"""Docstring examples of pinfer's small utility modules run and print what they say."""
+
+import doctest
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from pinfer import linalg, random
+from pinfer.smc import schedule
+
+MODULES = [linalg, random, schedule]
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
+def test_docstring_examples_run(module):
+    names = {name: getattr(module, name) for name in module.__all__}
+    result = doctest.testmod(
+        module,
+        extraglobs={"jax": jax, "jnp": jnp, "np": np, **names},
+        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+        verbose=False,
+    )
+    assert result.attempted > 0
+    assert result.failed == 0, f"{result.failed} docstring examples of {module} failed"
