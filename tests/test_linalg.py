@@ -7,47 +7,49 @@ import pytest
 
 from pinfer import linalg
 
+EPS = float(np.finfo(np.float32).eps)
+
 
 def _rand(key, shape):
     return jax.random.normal(jax.random.key(key), shape)
 
 
+def _assert_matmul(got, a, b):
+    """``got`` is float32 ``a @ b``: within the rounding bound of a sum of n products,
+    ``|error| <= n eps (|a| @ |b|)`` (Higham, 2002, 3.1), against float64."""
+    a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    n = a64.shape[-1]
+    got = np.asarray(got, np.float64)
+    bound = n * EPS * (np.abs(a64) @ np.abs(b64)).reshape(got.shape)
+    exact = (a64 @ b64).reshape(got.shape)
+    assert np.all(np.abs(got - exact) <= bound + np.finfo(np.float32).tiny)
+
+
 @pytest.mark.parametrize("m, n", [(1, 1), (2, 4), (4, 4), (3, 16), (2, 17)])
 def test_matvec_and_dot_match_matmul(m, n):
-    matrix, vector = _rand(0, (m, n)), _rand(1, (n,))
-    # Float32 sums of n products: rounding <= n * eps * sum |terms|.
-    bound = 4 * n * np.finfo(np.float32).eps * (np.abs(matrix) @ np.abs(vector) + 1)
-    np.testing.assert_array_less(
-        np.abs(linalg.matvec(matrix, vector) - matrix @ vector), bound
-    )
-    u = _rand(2, (n,))
-    bound = 4 * n * np.finfo(np.float32).eps * (np.abs(u) @ np.abs(vector) + 1)
-    assert abs(linalg.dot(u, vector) - u @ vector) < bound
+    matrix, vector, u = _rand(0, (m, n)), _rand(1, (n,)), _rand(2, (n,))
+    _assert_matmul(linalg.matvec(matrix, vector), matrix, vector)
+    _assert_matmul(linalg.dot(u, vector), u, vector)
 
 
 def test_unrolled_forms_vmap_over_particles():
     matrix, rows = _rand(3, (2, 4)), _rand(4, (1000, 4))
     batched = jax.vmap(linalg.matvec, in_axes=(None, 0))(matrix, rows)
-    np.testing.assert_allclose(batched, rows @ matrix.T, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(
-        linalg.rowvec_matmul_t(rows, matrix), rows @ matrix.T, rtol=1e-5, atol=1e-5
-    )
-    big = _rand(5, (3, 20))
-    np.testing.assert_allclose(
-        linalg.rowvec_matmul_t(_rand(6, (7, 20)), big),
-        _rand(6, (7, 20)) @ big.T,
-        rtol=1e-5,
-        atol=1e-5,
-    )
+    _assert_matmul(batched, rows, matrix.T)
+    _assert_matmul(linalg.rowvec_matmul_t(rows, matrix), rows, matrix.T)
+    big, wide = _rand(5, (3, 20)), _rand(6, (7, 20))  # above UNROLL_MAX: plain @
+    _assert_matmul(linalg.rowvec_matmul_t(wide, big), wide, big.T)
     dots = jax.vmap(linalg.dot)(rows, rows)
-    np.testing.assert_allclose(dots, jnp.sum(rows * rows, -1), rtol=1e-5)
+    _assert_matmul(dots, rows[:, None, :], rows[:, :, None])
 
 
 def test_unrolled_forms_are_differentiable():
     matrix, vector = _rand(7, (2, 3)), _rand(8, (3,))
     grad = jax.grad(lambda v: jnp.sum(linalg.matvec(matrix, v) ** 2))(vector)
-    expected = jax.grad(lambda v: jnp.sum((matrix @ v) ** 2))(vector)
-    np.testing.assert_allclose(grad, expected, rtol=1e-5, atol=1e-6)
+    # d/dv |M v|^2 = 2 M' M v: a product of two sums of 3 terms each.
+    m64, v64 = np.asarray(matrix, np.float64), np.asarray(vector, np.float64)
+    bound = 8 * EPS * (2 * np.abs(m64).T @ (np.abs(m64) @ np.abs(v64)))
+    assert np.all(np.abs(np.asarray(grad) - 2 * m64.T @ (m64 @ v64)) <= bound)
 
 
 def test_shape_errors_name_the_shapes():

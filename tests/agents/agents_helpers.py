@@ -4,26 +4,17 @@ learns, to check the order of ``log_action_prob`` and ``update``."""
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
+from grid_oracle import MOVES, grid_transition
 
 from pinfer.agents import AbstractPolicyAgent
 from pinfer.planning import TabularMDP, greedy_policy
-
-MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))  # up, down, left, right
 
 
 def open_grid(height, width, dtype=jnp.float32, slip=0.0) -> TabularMDP:
     """Open grid with moves up/down/left/right (bumping the edge stays put); with
     ``slip`` the move is replaced by a uniform one."""
     num_states = height * width
-    transition = np.zeros((num_states, len(MOVES), num_states))
-    for row in range(height):
-        for col in range(width):
-            for action, (dr, dc) in enumerate(MOVES):
-                r2 = min(max(row + dr, 0), height - 1)
-                c2 = min(max(col + dc, 0), width - 1)
-                transition[row * width + col, action, r2 * width + c2] = 1.0
-    transition = (1 - slip) * transition + slip * transition.mean(1, keepdims=True)
+    transition = grid_transition(height, width, slip=slip)
     return TabularMDP(
         jnp.asarray(transition, dtype),
         jnp.zeros((num_states, len(MOVES)), dtype),

@@ -11,6 +11,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conjugate_helpers import (
+    NOISE_SD,
+    POST_SD,
+    POST_SHRINK,
+    conjugate_draws,
+    posterior_draws,
+)
 from scipy import stats
 
 from pinfer.diagnostics import SBCResult, rank_uniformity_test, sbc, sbc_ranks
@@ -18,19 +25,11 @@ from pinfer.diagnostics import SBCResult, rank_uniformity_test, sbc, sbc_ranks
 NUM_SIMULATIONS = 1000
 NUM_POSTERIOR_SAMPLES = 99
 ALPHA = 1e-3
-NOISE_SD = 0.5
-POST_SHRINK = 1.0 / (1.0 + NOISE_SD**2)  # posterior mean = 0.8 y
-POST_SD = float(np.sqrt(NOISE_SD**2 / (1.0 + NOISE_SD**2)))
 
 
 @functools.cache
 def _conjugate_draws():
-    """theta [S, 2], posterior means [S, 2] and standard-normal noise [S, L, 2]."""
-    key_theta, key_y, key_post = jax.random.split(jax.random.key(2024), 3)
-    theta = jax.random.normal(key_theta, (NUM_SIMULATIONS, 2))
-    y = theta + NOISE_SD * jax.random.normal(key_y, theta.shape)
-    noise = jax.random.normal(key_post, (NUM_SIMULATIONS, NUM_POSTERIOR_SAMPLES, 2))
-    return theta, POST_SHRINK * y, noise
+    return conjugate_draws(2024, NUM_SIMULATIONS, NUM_POSTERIOR_SAMPLES)
 
 
 _ranks_and_test = jax.jit(
@@ -42,7 +41,7 @@ _ranks_and_test = jax.jit(
 
 def _p_values(sd_factor: float, bias: float) -> np.ndarray:
     theta, mean, noise = _conjugate_draws()
-    draws = mean[:, None, :] + bias + sd_factor * POST_SD * noise
+    draws = posterior_draws(mean, noise, sd_factor, bias)
     _, p_value = _ranks_and_test(jax.random.key(1), theta, draws)
     return np.asarray(p_value)
 

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conjugate_helpers import conjugate_draws, posterior_draws
 from scipy import stats
 
 from pinfer.diagnostics import TARPResult, ks_uniform_test, tarp, tarp_fractions
@@ -18,26 +19,18 @@ from pinfer.diagnostics import TARPResult, ks_uniform_test, tarp, tarp_fractions
 NUM_SIMULATIONS = 1000
 NUM_POSTERIOR_SAMPLES = 100
 ALPHA = 1e-3
-NOISE_SD = 0.5
-POST_SHRINK = 1.0 / (1.0 + NOISE_SD**2)
-POST_SD = float(np.sqrt(NOISE_SD**2 / (1.0 + NOISE_SD**2)))
 
 _tarp = jax.jit(tarp, static_argnames="num_alphas")
 
 
 @functools.cache
 def _conjugate_draws():
-    """theta [S, 2], posterior means [S, 2] and standard-normal noise [S, L, 2]."""
-    key_theta, key_y, key_post = jax.random.split(jax.random.key(77), 3)
-    theta = jax.random.normal(key_theta, (NUM_SIMULATIONS, 2))
-    y = theta + NOISE_SD * jax.random.normal(key_y, theta.shape)
-    noise = jax.random.normal(key_post, (NUM_SIMULATIONS, NUM_POSTERIOR_SAMPLES, 2))
-    return theta, POST_SHRINK * y, noise
+    return conjugate_draws(77, NUM_SIMULATIONS, NUM_POSTERIOR_SAMPLES)
 
 
 def _result(sd_factor: float, bias: float) -> TARPResult:
     theta, mean, noise = _conjugate_draws()
-    draws = mean[:, None, :] + bias + sd_factor * POST_SD * noise
+    draws = posterior_draws(mean, noise, sd_factor, bias)
     return _tarp(jax.random.key(1), theta, draws)
 
 
@@ -73,7 +66,7 @@ def test_result_shapes_and_curve():
 
 def test_ks_matches_scipy():
     theta, mean, noise = _conjugate_draws()
-    f = tarp_fractions(jax.random.key(1), theta, mean[:, None, :] + POST_SD * noise)
+    f = tarp_fractions(jax.random.key(1), theta, posterior_draws(mean, noise))
     for u in [f, f[:60] ** 1.3, f[:200] * 0.9]:
         stat, p = ks_uniform_test(u)
         ref = stats.kstest(np.asarray(u, np.float64), "uniform")
@@ -92,7 +85,7 @@ def test_ks_p_values_are_uniform_under_the_null():
 
 def test_fractions_invariant_to_affine_rescaling():
     theta, mean, noise = _conjugate_draws()
-    draws = mean[:, None, :] + POST_SD * noise
+    draws = posterior_draws(mean, noise)
     scale, shift = jnp.array([1e3, 1e-2]), jnp.array([-5.0, 40.0])
     f = tarp_fractions(jax.random.key(2), theta, draws)
     g = tarp_fractions(jax.random.key(2), theta * scale + shift, draws * scale + shift)
@@ -102,7 +95,7 @@ def test_fractions_invariant_to_affine_rescaling():
 
 def test_user_references_and_ties():
     theta, mean, noise = _conjugate_draws()
-    draws = mean[:, None, :] + POST_SD * noise
+    draws = posterior_draws(mean, noise)
     refs = jnp.zeros_like(theta) + jnp.array([2.0, -1.0])
     result = _tarp(jax.random.key(4), theta, draws, refs)
     assert float(result.p_value) > ALPHA

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from grid_oracle import MOVES, grid_transition
 
 import pinfer.inverse
 from pinfer.inverse import (
@@ -25,7 +26,6 @@ from pinfer.inverse import (
 )
 from pinfer.planning import TabularMDP, greedy_policy, value_iteration
 
-MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))
 HEIGHT, WIDTH, NUM_GOALS, MAX_STEPS = 4, 5, 3, 9
 NUM_LAYOUTS, NUM_TRAJECTORIES = 3, 4
 BETAS = (0.5, 2.0)
@@ -39,18 +39,7 @@ DISCOUNT, GOAL_VALUE, STEP_COST, SWEEPS = 0.9, 5.0, 0.5, 30
 def random_layout(rng, slip):
     """Random walls; a move goes where intended with 1 - slip, else a random way."""
     walls = rng.random((HEIGHT, WIDTH)) < 0.2
-    num_states = HEIGHT * WIDTH
-    transition = np.zeros((num_states, len(MOVES), num_states))
-    for r in range(HEIGHT):
-        for c in range(WIDTH):
-            for a in range(len(MOVES)):
-                for b, (dr, dc) in enumerate(MOVES):
-                    r2, c2 = r + dr, c + dc
-                    inside = 0 <= r2 < HEIGHT and 0 <= c2 < WIDTH
-                    if not inside or walls[r2, c2] or walls[r, c]:
-                        r2, c2 = r, c
-                    weight = (1 - slip) * (a == b) + slip / len(MOVES)
-                    transition[r * WIDTH + c, a, r2 * WIDTH + c2] += weight
+    transition = grid_transition(HEIGHT, WIDTH, walls, slip)
     free = np.flatnonzero(~walls.ravel())
     goals = rng.choice(free, NUM_GOALS, replace=False)
     return transition, goals, free

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from grid_oracle import MOVES, grid_transition
 from scipy import stats
 
 from pinfer.diagnostics import sbc
@@ -34,7 +35,6 @@ from pinfer.inverse import (
 )
 from pinfer.planning import TabularMDP
 
-MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))  # up, down, left, right
 UP, DOWN, RIGHT = 0, 1, 3
 DISCOUNT, GOAL_VALUE, STEP_COST = 0.95, 10.0, 1.0
 FORK = [
@@ -51,15 +51,8 @@ FORK = [
 def layout_mdp(rows):
     """Deterministic grid moves; walls ('#') and edges block. Returns cell indices."""
     height, width = len(rows), len(rows[0])
-    transition = np.zeros((height * width, len(MOVES), height * width), np.float32)
-    for r in range(height):
-        for c in range(width):
-            for a, (dr, dc) in enumerate(MOVES):
-                r2, c2 = r + dr, c + dc
-                inside = 0 <= r2 < height and 0 <= c2 < width
-                if not inside or rows[r2][c2] == "#" or rows[r][c] == "#":
-                    r2, c2 = r, c
-                transition[r * width + c, a, r2 * width + c2] = 1.0
+    walls = np.array([[ch == "#" for ch in row] for row in rows])
+    transition = grid_transition(height, width, walls, dtype=np.float32)
     cells = {
         ch: r * width + c for r, row in enumerate(rows) for c, ch in enumerate(row)
     }

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from grid_oracle import MOVES, grid_transition
 
 from pinfer.inverse import (
     infer_reward_weights,
@@ -17,22 +18,13 @@ from pinfer.inverse import (
 from pinfer.planning import TabularMDP, arrival_features
 
 SIDE = 4
-MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))
 BETA, DISCOUNT, SWEEPS = 1.0, 0.8, 30
 TRUE_WEIGHTS = np.array([1.5, -1.0, 1.0])
 NUM_TRAJECTORIES, NUM_STEPS = 40, 10
 
 
 def open_grid():
-    num_states = SIDE * SIDE
-    transition = np.zeros((num_states, len(MOVES), num_states))
-    for r in range(SIDE):
-        for c in range(SIDE):
-            for a, (dr, dc) in enumerate(MOVES):
-                r2 = min(max(r + dr, 0), SIDE - 1)
-                c2 = min(max(c + dc, 0), SIDE - 1)
-                transition[r * SIDE + c, a, r2 * SIDE + c2] = 1.0
-    return transition
+    return grid_transition(SIDE, SIDE)
 
 
 def state_features():

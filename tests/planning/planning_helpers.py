@@ -2,6 +2,7 @@
 
 import jax.numpy as jnp
 import numpy as np
+from grid_oracle import MOVES, grid_transition
 
 from pinfer.planning import TabularMDP
 
@@ -27,16 +28,9 @@ def to_mdp(arrays, dtype=jnp.float32) -> TabularMDP:
 
 def grid_world(height, width):
     """Open grid, deterministic moves up/down/left/right (bumping a wall stays put)."""
-    moves = [(-1, 0), (1, 0), (0, -1), (0, 1)]
     num_states = height * width
-    transition = np.zeros((num_states, len(moves), num_states))
-    for row in range(height):
-        for col in range(width):
-            for a, (dr, dc) in enumerate(moves):
-                r2 = min(max(row + dr, 0), height - 1)
-                c2 = min(max(col + dc, 0), width - 1)
-                transition[row * width + col, a, r2 * width + c2] = 1.0
-    return transition, np.zeros((num_states, len(moves))), np.zeros(num_states, bool)
+    transition = grid_transition(height, width)
+    return transition, np.zeros((num_states, len(MOVES))), np.zeros(num_states, bool)
 
 
 def grid_distance(height, width, goal):
