@@ -178,7 +178,7 @@ def _jax_noise_class():
     class JaxNoiseSSM(LinearGaussianSSM):
         def sample_transition_batch(self, key, x_prev, t):
             eps = jax.random.normal(key, (x_prev.size,), self.A.dtype)
-            chol = jnp.linalg.cholesky(0.5 * (self.Q + self.Q.T))
+            chol = self._transition().chol  # computed once when prepared
             noise = rowvec_matmul_t(eps.reshape(x_prev.shape), chol)
             return rowvec_matmul_t(x_prev, self.A) + noise
 

@@ -3,6 +3,6 @@
 Shipped as ``pinfer.models`` (the top-level ``models/`` folder is mapped by setuptools).
 """
 
-from pinfer.models import linear_gaussian
+from pinfer.models import gaussian, kalman, linear_gaussian
 
-__all__: list[str] = ["linear_gaussian"]
+__all__: list[str] = ["gaussian", "kalman", "linear_gaussian"]

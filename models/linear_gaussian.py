@@ -1,41 +1,37 @@
-"""Linear-Gaussian state-space model and its exact Kalman filter and RTS smoother.
+"""Linear-Gaussian state-space model: a particle-filter model with an exact oracle.
 
     x_0 ~ N(m0, P0)
     x_t = A x_{t-1} + N(0, Q),   t = 0..T-1
     y_t = H x_t     + N(0, R)
 
 ``observations[t]`` observes ``x_t`` after ``t + 1`` transitions from ``x_0`` (the
-convention of :mod:`pinfer.smc.ssm`). The Kalman filter (Kalman, 1960) gives the exact
-log-likelihood ``log p(y_{0:T-1})``, differentiable with ``jax.grad``, the oracle for
-particle filters::
-
-    m, P = m0, P0
-    for t: m, P = A m, A P A' + Q                     predict
-           S = H P H' + R,  K = P H' S^-1             (skipped when y_t is missing)
-           ll += log N(y_t; H m, S)
-           m, P = m + K (y_t - H m), (I - K H) P (I - K H)' + K R K'   (Joseph form)
-
-The RTS smoother (Rauch, Tung and Striebel, 1965) runs backwards over the filtered
-moments. The model also implements the locally optimal proposal
-``q(x_t | x_{t-1}, y_t) = p(x_t | x_{t-1}, y_t)`` and the exact look-ahead
-``p(y_t | x_{t-1}) = N(H A x_{t-1}, H Q H' + R)`` (Doucet, Godsill and Andrieu, 2000).
+convention of :mod:`pinfer.smc.ssm`). Its exact Kalman filter and RTS smoother live in
+:mod:`pinfer.models.kalman` and are re-exported here. The model also implements the
+locally optimal proposal ``q(x_t | x_{t-1}, y_t) = p(x_t | x_{t-1}, y_t)`` and the
+exact look-ahead ``p(y_t | x_{t-1}) = N(H A x_{t-1}, H Q H' + R)`` (Doucet, Godsill
+and Andrieu, 2000). :meth:`LinearGaussianSSM.prepare` factors the covariances once, so
+that a filter's loop holds no Cholesky factorisation or triangular solve.
 """
 
-import functools
+import dataclasses
 from typing import NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jax.scipy.linalg import cho_solve, solve_triangular
+from jax.scipy.linalg import cho_solve
 
-from pinfer.linalg import dot, matvec, rowvec_matmul_t
+from pinfer.linalg import matvec, rowvec_matmul_t
+from pinfer.models.gaussian import GaussianFactor, exact, factor, mvn_logpdf
+from pinfer.models.kalman import KalmanResult, kalman_filter, rts_smoother
 from pinfer.random import normal
 from pinfer.smc.ssm import AbstractStateSpaceModel
-from pinfer.types import Array, Bool, Float, PRNGKey, Scalar
+from pinfer.types import Array, Float, PRNGKey, Scalar
 
 __all__ = [
     "LinearGaussianSSM",
+    "LinearGaussianFactors",
+    "GaussianFactor",
     "KalmanResult",
     "kalman_filter",
     "rts_smoother",
@@ -44,35 +40,23 @@ __all__ = [
 ]
 
 
-def _exact(fn):
-    """Trace ``fn`` with full float32 matmul precision.
+class LinearGaussianFactors(NamedTuple):
+    """Parameter-only quantities of a :class:`LinearGaussianSSM` (see ``prepare``).
 
-    GPUs multiply float32 matrices in TF32 by default (about 3 decimal digits); the
-    Kalman recursions and the optimal proposal need full precision to cancel weights
-    exactly, and their matrices are tiny, so precision costs nothing measurable.
+    Attributes:
+        initial: factor of ``P0``.  transition: of ``Q``.  observation: of ``R``.
+        gain: ``[dx, dy]`` gain ``K = Q H' S^-1`` of the locally optimal proposal.
+        lookahead: factor of ``S = H Q H' + R``, the covariance of
+            ``p(y_t | x_{t-1})``.
+        proposal: factor of ``Cov(x_t | x_{t-1}, y_t) = (I - K H) Q``.
     """
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with jax.default_matmul_precision("highest"):
-            return fn(*args, **kwargs)
-
-    return wrapper
-
-
-def _mvn_logpdf(x: Array, mean: Array, chol: Array) -> Scalar:
-    # Invert the factor, then multiply: when vmapped over particles with a shared
-    # ``chol`` the inverse is computed once (a batched triangular solve is an order
-    # of magnitude slower on CPU), and the unrolled products of pinfer.linalg fuse
-    # into one loop over the particles.
-    eye = jnp.eye(chol.shape[0], dtype=chol.dtype)
-    z = matvec(solve_triangular(chol, eye, lower=True), x - mean)
-    half_log_det = jnp.sum(jnp.log(jnp.diagonal(chol)))
-    return -0.5 * dot(z, z) - half_log_det - 0.5 * x.shape[-1] * jnp.log(2 * jnp.pi)
-
-
-def _chol(cov: Array) -> Array:
-    return jnp.linalg.cholesky(0.5 * (cov + cov.T))
+    initial: GaussianFactor
+    transition: GaussianFactor
+    observation: GaussianFactor
+    gain: Array
+    lookahead: GaussianFactor
+    proposal: GaussianFactor
 
 
 class LinearGaussianSSM(AbstractStateSpaceModel):
@@ -84,6 +68,11 @@ class LinearGaussianSSM(AbstractStateSpaceModel):
         m0: ``[dx]`` initial mean.      P0: ``[dx, dx]`` initial covariance.
         A: ``[dx, dx]`` transition.     Q: ``[dx, dx]`` transition covariance.
         H: ``[dy, dx]`` observation.    R: ``[dy, dy]`` observation covariance.
+        factors: ``None`` (leave it so); :meth:`prepare` returns a copy holding the
+            Cholesky factors, inverses and optimal-proposal gain
+            (:class:`LinearGaussianFactors`), which the filters compute once per run
+            instead of once per step. Replace arrays (``eqx.tree_at``) on the
+            unprepared model: a prepared copy keeps its factors.
 
     Example:
         >>> model = LinearGaussianSSM(
@@ -92,6 +81,8 @@ class LinearGaussianSSM(AbstractStateSpaceModel):
         ... )
         >>> model.observation_shape
         (1,)
+        >>> model.prepare().factors.transition.chol
+        Array([[1.]], dtype=float32)
     """
 
     m0: Float[Array, " dx"] = eqx.field(converter=jnp.asarray)
@@ -100,6 +91,7 @@ class LinearGaussianSSM(AbstractStateSpaceModel):
     Q: Float[Array, "dx dx"] = eqx.field(converter=jnp.asarray)
     H: Float[Array, "dy dx"] = eqx.field(converter=jnp.asarray)
     R: Float[Array, "dy dy"] = eqx.field(converter=jnp.asarray)
+    factors: LinearGaussianFactors | None = None
 
     def __check_init__(self):
         dx = self.m0.shape[0] if self.m0.ndim == 1 else None
@@ -118,190 +110,112 @@ class LinearGaussianSSM(AbstractStateSpaceModel):
                     f"dimension dx={dx} (from m0) and observation dimension dy={dy} "
                     f"(from H), got {seen}. Check the order of the arguments."
                 )
+        if self.factors is not None and not isinstance(
+            self.factors, LinearGaussianFactors
+        ):
+            raise TypeError(
+                "LinearGaussianSSM.factors must be None (the default) or the "
+                f"LinearGaussianFactors that prepare() computes, got "
+                f"{type(self.factors).__name__}."
+            )
 
     @property
     def observation_shape(self) -> tuple[int, ...]:
         return (self.H.shape[0],)
 
-    @_exact
+    @exact
+    def prepare(self) -> "LinearGaussianSSM":
+        """This model with its :class:`LinearGaussianFactors` computed (once).
+
+        The filters call it before their loop; a prepared model is returned as is.
+        """
+        if self.factors is not None:
+            return self
+        return dataclasses.replace(self, factors=self._compute_factors())
+
+    def _compute_factors(self) -> LinearGaussianFactors:
+        lookahead = factor(self.H @ self.Q @ self.H.T + self.R)
+        gain = cho_solve((lookahead.chol, True), self.H @ self.Q).T
+        i_kh = jnp.eye(self.Q.shape[0], dtype=self.Q.dtype) - gain @ self.H
+        cov = i_kh @ self.Q @ i_kh.T + gain @ self.R @ gain.T  # Joseph form
+        return LinearGaussianFactors(
+            initial=factor(self.P0),
+            transition=factor(self.Q),
+            observation=factor(self.R),
+            gain=gain,
+            lookahead=lookahead,
+            proposal=factor(cov),
+        )
+
+    # Unprepared, each method computes only the factor it needs.
+    def _initial(self) -> GaussianFactor:
+        return self.factors.initial if self.factors is not None else factor(self.P0)
+
+    def _transition(self) -> GaussianFactor:
+        return self.factors.transition if self.factors is not None else factor(self.Q)
+
+    def _observation(self) -> GaussianFactor:
+        return self.factors.observation if self.factors is not None else factor(self.R)
+
+    def _optimal(self) -> LinearGaussianFactors:
+        return self.factors if self.factors is not None else self._compute_factors()
+
+    @exact
     def sample_initial(self, key: PRNGKey) -> Float[Array, " dx"]:
         eps = jax.random.normal(key, self.m0.shape, self.m0.dtype)
-        return self.m0 + matvec(_chol(self.P0), eps)
+        return self.m0 + matvec(self._initial().chol, eps)
 
-    @_exact
+    @exact
     def sample_transition(self, key, x_prev, t) -> Float[Array, " dx"]:
         eps = jax.random.normal(key, x_prev.shape, self.A.dtype)
-        return matvec(self.A, x_prev) + matvec(_chol(self.Q), eps)
+        return matvec(self.A, x_prev) + matvec(self._transition().chol, eps)
 
     # Population hooks: one draw of every particle's noise (pinfer.random.normal),
     # the same law as the one-particle methods above and much cheaper than one key
     # per particle; the unrolled products fuse into one loop over the particles.
-    @_exact
+    @exact
     def sample_initial_batch(self, key, num_particles) -> Float[Array, "N dx"]:
         eps = normal(key, (num_particles, self.m0.shape[0]), self.m0.dtype)
-        return self.m0 + rowvec_matmul_t(eps, _chol(self.P0))
+        return self.m0 + rowvec_matmul_t(eps, self._initial().chol)
 
-    @_exact
+    @exact
     def sample_transition_batch(self, key, x_prev, t) -> Float[Array, "N dx"]:
         eps = normal(key, x_prev.shape, self.A.dtype)
-        return rowvec_matmul_t(x_prev, self.A) + rowvec_matmul_t(eps, _chol(self.Q))
+        noise = rowvec_matmul_t(eps, self._transition().chol)
+        return rowvec_matmul_t(x_prev, self.A) + noise
 
-    @_exact
+    @exact
     def log_transition(self, x, x_prev, t) -> Scalar:
-        return _mvn_logpdf(x, matvec(self.A, x_prev), _chol(self.Q))
+        return mvn_logpdf(x, matvec(self.A, x_prev), self._transition())
 
-    @_exact
+    @exact
     def log_observation(self, x, y, t) -> Scalar:
-        return _mvn_logpdf(y, matvec(self.H, x), _chol(self.R))
+        return mvn_logpdf(y, matvec(self.H, x), self._observation())
 
-    @_exact
-    def _optimal(self):
-        """Gain ``K``, ``chol(H Q H' + R)`` and ``chol(Cov(x_t | x_prev, y_t))``."""
-        chol_s = _chol(self.H @ self.Q @ self.H.T + self.R)
-        gain = cho_solve((chol_s, True), self.H @ self.Q).T
-        i_kh = jnp.eye(self.Q.shape[0], dtype=self.Q.dtype) - gain @ self.H
-        cov = i_kh @ self.Q @ i_kh.T + gain @ self.R @ gain.T
-        return gain, chol_s, _chol(cov)
+    def _proposal_mean(self, factors, x_prev, y):
+        mean = matvec(self.A, x_prev)
+        return mean + matvec(factors.gain, y - matvec(self.H, mean))
 
-    @_exact
+    @exact
     def sample_proposal(self, key, x_prev, y, t) -> Float[Array, " dx"]:
-        gain, _, chol_cov = self._optimal()
-        mean = matvec(self.A, x_prev)
-        mean = mean + matvec(gain, y - matvec(self.H, mean))
+        factors = self._optimal()
         eps = jax.random.normal(key, x_prev.shape, self.A.dtype)
-        return mean + matvec(chol_cov, eps)
+        mean = self._proposal_mean(factors, x_prev, y)
+        return mean + matvec(factors.proposal.chol, eps)
 
-    @_exact
+    @exact
     def log_proposal(self, x, x_prev, y, t) -> Scalar:
-        gain, _, chol_cov = self._optimal()
-        mean = matvec(self.A, x_prev)
-        return _mvn_logpdf(x, mean + matvec(gain, y - matvec(self.H, mean)), chol_cov)
+        factors = self._optimal()
+        mean = self._proposal_mean(factors, x_prev, y)
+        return mvn_logpdf(x, mean, factors.proposal)
 
-    @_exact
+    @exact
     def log_lookahead(self, x_prev, y_next, t) -> Scalar:
-        _, chol_s, _ = self._optimal()
-        return _mvn_logpdf(y_next, matvec(self.H, matvec(self.A, x_prev)), chol_s)
+        mean = matvec(self.H, matvec(self.A, x_prev))
+        return mvn_logpdf(y_next, mean, self._optimal().lookahead)
 
 
-class KalmanResult(NamedTuple):
-    """Exact filtering output.
-
-    Attributes:
-        log_likelihood: ``log p(y_{0:T-1})`` (missing observations skipped).
-        filtered_means: ``[T, dx]`` means of ``p(x_t | y_{0:t})``.
-        filtered_covs: ``[T, dx, dx]`` covariances of ``p(x_t | y_{0:t})``.
-    """
-
-    log_likelihood: Scalar
-    filtered_means: Float[Array, "T dx"]
-    filtered_covs: Float[Array, "T dx dx"]
-
-
-def _check_observations(model: LinearGaussianSSM, observations: Array, mask) -> None:
-    dy = model.H.shape[0]
-    if observations.ndim != 2 or observations.shape[1] != dy:
-        raise ValueError(
-            f"observations must have shape [T, {dy}] (dy={dy} from model.H), got "
-            f"{observations.shape}."
-        )
-    if mask is not None and jnp.shape(mask) != observations.shape[:1]:
-        raise ValueError(
-            f"mask must have shape ({observations.shape[0]},), got {jnp.shape(mask)}."
-        )
-
-
-@_exact
-def kalman_filter(
-    model: LinearGaussianSSM,
-    observations: Float[Array, "T dy"],
-    mask: Bool[Array, " T"] | None = None,
-) -> KalmanResult:
-    """Exact Kalman filter: log-likelihood and filtered moments.
-
-    Jittable and differentiable (``jax.grad`` of ``log_likelihood`` with respect to
-    the model's arrays is exact).
-
-    Args:
-        model: the linear-Gaussian model.
-        observations: ``[T, dy]``.
-        mask: optional ``[T]`` bool, ``False`` where ``y_t`` is missing (its value,
-            NaN included, is ignored).
-
-    Returns:
-        A :class:`KalmanResult`.
-
-    Example:
-        >>> model = random_linear_gaussian(jax.random.key(0), 4, 2)
-        >>> _, ys = simulate(jax.random.key(1), model, 50)
-        >>> kalman_filter(model, ys).filtered_means.shape
-        (50, 4)
-    """
-    observations = jnp.asarray(observations)
-    _check_observations(model, observations, mask)
-    if mask is None:
-        mask = jnp.ones(observations.shape[:1], bool)
-    eye = jnp.eye(model.A.shape[0], dtype=model.A.dtype)
-
-    def step(carry, inputs):
-        m, P, ll = carry
-        y, observed = inputs
-        m = model.A @ m
-        P = model.A @ P @ model.A.T + model.Q
-        chol_s = _chol(model.H @ P @ model.H.T + model.R)
-        y = jnp.where(observed, y, model.H @ m)
-        gain = cho_solve((chol_s, True), model.H @ P).T
-        i_kh = eye - gain @ model.H
-        m_new = m + gain @ (y - model.H @ m)
-        P_new = i_kh @ P @ i_kh.T + gain @ model.R @ gain.T
-        ll_new = ll + _mvn_logpdf(y, model.H @ m, chol_s)
-        m, P, ll = jax.tree.map(
-            lambda a, b: jnp.where(observed, a, b), (m_new, P_new, ll_new), (m, P, ll)
-        )
-        return (m, P, ll), (m, P)
-
-    init = (model.m0, model.P0, jnp.zeros((), model.m0.dtype))
-    (_, _, ll), (means, covs) = jax.lax.scan(step, init, (observations, mask))
-    return KalmanResult(ll, means, covs)
-
-
-@_exact
-def rts_smoother(
-    model: LinearGaussianSSM,
-    observations: Float[Array, "T dy"],
-    mask: Bool[Array, " T"] | None = None,
-) -> tuple[Float[Array, "T dx"], Float[Array, "T dx dx"]]:
-    """Rauch-Tung-Striebel smoother: moments of ``p(x_t | y_{0:T-1})``.
-
-    Args:
-        model, observations, mask: as :func:`kalman_filter`.
-
-    Returns:
-        ``(smoothed_means [T, dx], smoothed_covs [T, dx, dx])``.
-
-    Example:
-        >>> means, covs = rts_smoother(model, ys)  # doctest: +SKIP
-    """
-    filtered = kalman_filter(model, observations, mask)
-    A = model.A
-
-    def step(carry, inputs):
-        m_next, P_next = carry
-        m, P = inputs
-        P_pred = A @ P @ A.T + model.Q
-        gain = cho_solve((_chol(P_pred), True), A @ P).T
-        m_s = m + gain @ (m_next - A @ m)
-        P_s = P + gain @ (P_next - P_pred) @ gain.T
-        return (m_s, 0.5 * (P_s + P_s.T)), (m_s, P_s)
-
-    last = (filtered.filtered_means[-1], filtered.filtered_covs[-1])
-    inputs = (filtered.filtered_means[:-1], filtered.filtered_covs[:-1])
-    _, (means, covs) = jax.lax.scan(step, last, inputs, reverse=True)
-    means = jnp.concatenate([means, last[0][None]])
-    covs = jnp.concatenate([covs, last[1][None]])
-    return means, covs
-
-
-@_exact
+@exact
 def simulate(
     key: PRNGKey, model: LinearGaussianSSM, num_steps: int
 ) -> tuple[Float[Array, "T dx"], Float[Array, "T dy"]]:
@@ -310,6 +224,7 @@ def simulate(
     Example:
         >>> xs, ys = simulate(jax.random.key(0), model, 100)  # doctest: +SKIP
     """
+    model = model.prepare()
     key_init, key_steps = jax.random.split(key)
 
     def step(x_prev, inputs):
@@ -317,7 +232,7 @@ def simulate(
         key_x, key_y = jax.random.split(key_t)
         x = model.sample_transition(key_x, x_prev, t)
         noise = jax.random.normal(key_y, model.R.shape[:1], model.R.dtype)
-        return x, (x, model.H @ x + _chol(model.R) @ noise)
+        return x, (x, model.H @ x + model._observation().chol @ noise)
 
     inputs = (jax.random.split(key_steps, num_steps), jnp.arange(num_steps))
     _, (xs, ys) = jax.lax.scan(step, model.sample_initial(key_init), inputs)

@@ -8,9 +8,15 @@ import numpy as np
 import pytest
 
 from pinfer import linalg, random
-from pinfer.smc import schedule
+from pinfer.models import gaussian, kalman, linear_gaussian
+from pinfer.smc import schedule, ssm
 
-MODULES = [linalg, random, schedule]
+MODULES = [linalg, random, schedule, ssm, gaussian, kalman, linear_gaussian]
+# Names the examples of the model modules use across modules.
+SHARED = {
+    name: getattr(linear_gaussian, name)
+    for name in ("random_linear_gaussian", "simulate")
+}
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
@@ -18,7 +24,7 @@ def test_docstring_examples_run(module):
     names = {name: getattr(module, name) for name in module.__all__}
     result = doctest.testmod(
         module,
-        extraglobs={"jax": jax, "jnp": jnp, "np": np, **names},
+        extraglobs={"jax": jax, "jnp": jnp, "np": np, **SHARED, **names},
         optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
         verbose=False,
     )

@@ -21,7 +21,7 @@ from pinfer.smc.particle_filter import ParticleFilterResult, particle_filter
 from pinfer.smc.resampling import multinomial, residual, stratified, systematic
 from pinfer.smc.schedule import next_temperature
 from pinfer.smc.smoothing import backward_simulation
-from pinfer.smc.ssm import AbstractStateSpaceModel
+from pinfer.smc.ssm import AbstractStateSpaceModel, prepared
 from pinfer.smc.streaming import (
     ParticleFilterState,
     Proposal,
@@ -57,6 +57,7 @@ __all__ = [
     "particle_filter",
     "pf_init",
     "pf_step",
+    "prepared",
     "smc_step",
     "ess",
     "log_ess",

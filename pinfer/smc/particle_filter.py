@@ -52,7 +52,7 @@ import numpy as np
 from pinfer.base import check_key
 from pinfer.progress import progress_scan
 from pinfer.smc.resampling import systematic
-from pinfer.smc.ssm import implements
+from pinfer.smc.ssm import implements, prepared
 from pinfer.smc.streaming import (
     Proposal,
     bootstrap_proposal,
@@ -167,6 +167,7 @@ def particle_filter(
         key, model, observations, num_particles, mask, proposal, auxiliary
     )
     num_steps = jax.tree.leaves(observations)[0].shape[0]
+    model = prepared(model)  # parameter-only work once, not at every step
     key_init, key_steps = jax.random.split(key)
     state = pf_init(key_init, model, num_particles)
     xs = (jax.random.split(key_steps, num_steps), observations, mask)

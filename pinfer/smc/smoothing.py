@@ -21,7 +21,7 @@ import jax.numpy as jnp
 
 from pinfer.base import check_key
 from pinfer.smc.particle_filter import ParticleFilterResult
-from pinfer.smc.ssm import implements
+from pinfer.smc.ssm import implements, prepared
 from pinfer.types import ArrayTree, PRNGKey
 
 __all__ = ["backward_simulation"]
@@ -69,6 +69,7 @@ def backward_simulation(
         raise ValueError(f"num_samples must be positive, got {num_samples}.")
 
     num_steps = history.log_weights.shape[0]
+    model = prepared(model)
     key_last, key_back = jax.random.split(key)
     last = jax.tree.map(lambda p: p[-1], history.particles)
     index = jax.random.categorical(

@@ -28,6 +28,12 @@ leaves, so a filter can be ``jit``-ted, ``vmap``-ped over batches of models and
 differentiated with respect to model parameters. Integers that fix shapes belong in
 ``eqx.field(static=True)``.
 
+Parameter-only work (matrix factorisations and inverses, a planned policy) belongs
+in :meth:`AbstractStateSpaceModel.prepare`, which returns the same model with that
+work done; drivers call it once before their loop (:func:`prepared`). XLA does not
+move linear-algebra library calls such as a Cholesky factorisation out of a
+``lax.scan``, and on a GPU each one is a few kernel launches at every step.
+
 Optional methods enable better filters:
 
     sample_proposal, log_proposal, log_transition   guided q_t(x_t | x_{t-1}, y_t)
@@ -38,13 +44,14 @@ Andrieu, 2000, for the locally optimal proposal.)
 """
 
 import abc
+from typing import Any
 
 import equinox as eqx
 import jax
 
 from pinfer.types import Array, ArrayTree, Int, PRNGKey, Scalar
 
-__all__ = ["AbstractStateSpaceModel", "implements"]
+__all__ = ["AbstractStateSpaceModel", "implements", "prepared"]
 
 
 class AbstractStateSpaceModel(eqx.Module):
@@ -108,6 +115,21 @@ class AbstractStateSpaceModel(eqx.Module):
         keys = jax.random.split(key, num_particles)
         return jax.vmap(lambda k, x: self.sample_transition(k, x, t))(keys, x_prev)
 
+    def prepare(self) -> "AbstractStateSpaceModel":
+        """The same model with its parameter-only quantities computed once.
+
+        The default returns ``self``. Override it when the methods share work that
+        depends only on the parameters (Cholesky factors, inverses, a planned
+        policy): return a model that stores the results and whose methods use them.
+        The prepared model must define the same law, and preparing it again must
+        return it unchanged. :func:`~pinfer.smc.particle_filter` and
+        :func:`~pinfer.smc.backward_simulation` call it once before their loop; when
+        streaming with :func:`~pinfer.smc.pf_step`, prepare once before the first
+        step. Prepare inside the traced function (as the drivers do), so that
+        ``jax.grad`` and ``jax.vmap`` over the parameters see the computation.
+        """
+        return self
+
     @property
     def observation_shape(self) -> tuple[int, ...] | None:
         """Shape of one observation ``y_t`` (``None``: unknown, no check)."""
@@ -147,6 +169,17 @@ def _missing(model: object, name: str) -> str:
         "model, or use a filter option that does not need it (e.g. the bootstrap "
         "proposal, auxiliary=False)."
     )
+
+
+def prepared(model: Any) -> Any:
+    """``model.prepare()`` when the model has one, else ``model`` (duck-typed models).
+
+    Example:
+        >>> prepared(model) is model  # doctest: +SKIP
+        True
+    """
+    prepare = getattr(model, "prepare", None)
+    return prepare() if callable(prepare) else model
 
 
 def implements(model: object, *names: str) -> bool:

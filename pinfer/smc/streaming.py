@@ -1,5 +1,6 @@
 """Streaming particle filter: one observation at a time, and the proposals it uses.
 
+    model = model.prepare()                                # parameter-only work, once
     state = pf_init(key_init, model, num_particles)        # x_0^i ~ mu, w^i = 1/N
     for t, y_t in enumerate(observations):
         state, info = pf_step(key_t, state, model, y_t)    # one smc_step
@@ -164,7 +165,9 @@ def pf_step(
     Args:
         key: PRNG key for this step.
         state: from :func:`pf_init` or the previous ``pf_step``.
-        model: the state-space model.
+        model: the state-space model; call ``model.prepare()`` once before the
+            first step (:meth:`~pinfer.smc.ssm.AbstractStateSpaceModel.prepare`)
+            rather than letting every step redo its parameter-only work.
         observation: ``y_t``, one observation (shape ``model.observation_shape``).
         observed: ``False`` (or a traced False) skips the reweighting: the particles
             move with the transition and the evidence does not change.

@@ -218,3 +218,91 @@ def test_shape_errors_are_clear():
     model = LinearGaussianSSM(**good)
     with pytest.raises(ValueError, match=r"\[T, 2\].*\(4, 3\)"):
         kalman_filter(model, jnp.zeros((4, 3)))
+
+
+def test_prepare_caches_factors_without_changing_the_model(problem64):
+    # prepare() stores Cholesky factors, inverses and the optimal-proposal gain; every
+    # method then returns the same numbers as the unprepared model, in value and in
+    # gradient with respect to the parameters, and preparing again is a no-op.
+    model, ys = problem64
+    with jax.enable_x64(True):
+        ready = model.prepare()
+        assert model.factors is None and ready.factors is not None
+        assert ready.prepare() is ready
+        keys = jax.random.split(jax.random.key(7), 3)
+        x_prev = jax.random.normal(keys[0], (DX,))
+        x = jax.random.normal(keys[1], (DX,))
+        y = ys[0]
+        calls = {
+            "sample_initial": lambda m: m.sample_initial(keys[2]),
+            "sample_transition": lambda m: m.sample_transition(keys[2], x_prev, 0),
+            "sample_initial_batch": lambda m: m.sample_initial_batch(keys[2], 5),
+            "sample_transition_batch": lambda m: m.sample_transition_batch(
+                keys[2], jnp.stack([x_prev, x]), 0
+            ),
+            "log_transition": lambda m: m.log_transition(x, x_prev, 0),
+            "log_observation": lambda m: m.log_observation(x, y, 0),
+            "sample_proposal": lambda m: m.sample_proposal(keys[2], x_prev, y, 0),
+            "log_proposal": lambda m: m.log_proposal(x, x_prev, y, 0),
+            "log_lookahead": lambda m: m.log_lookahead(x_prev, y, 0),
+        }
+        for name, call in calls.items():
+            np.testing.assert_allclose(
+                call(ready), call(model), rtol=1e-12, atol=1e-12, err_msg=name
+            )
+
+        def total(params, prepare):
+            m = eqx.tree_at(lambda m: (m.Q, m.R), model, params)
+            m = m.prepare() if prepare else m
+            return (
+                m.log_observation(x, y, 0)
+                + m.log_transition(x, x_prev, 0)
+                + m.log_proposal(x, x_prev, y, 0)
+                + m.log_lookahead(x_prev, y, 0)
+            )
+
+        params = (model.Q, model.R)
+        for got, want in zip(
+            jax.grad(total)(params, True), jax.grad(total)(params, False), strict=True
+        ):
+            np.testing.assert_allclose(got, want, rtol=1e-10)
+    with pytest.raises(TypeError, match="factors must be None"):
+        LinearGaussianSSM(
+            model.m0, model.P0, model.A, model.Q, model.H, model.R, factors=1.0
+        )
+
+
+def _primitives(jaxpr, in_loop=False, found=None):
+    """``{(primitive name, inside a scan/while body)}`` of a jaxpr, recursively."""
+    found = set() if found is None else found
+    for eqn in jaxpr.eqns:
+        found.add((eqn.primitive.name, in_loop))
+        loop = in_loop or eqn.primitive.name in ("scan", "while")
+        for value in eqn.params.values():
+            for sub in value if isinstance(value, (tuple, list)) else (value,):
+                inner = getattr(sub, "jaxpr", sub)
+                if hasattr(inner, "eqns"):
+                    _primitives(inner, loop, found)
+    return found
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"proposal": "guided"}, {"auxiliary": True}],
+    ids=["bootstrap", "guided", "auxiliary"],
+)
+def test_filter_loop_holds_no_factorisation(options):
+    # The particle filter prepares the model before its scan: the Cholesky factors
+    # and triangular solves run once, not at every step (on a GPU each is a few
+    # library kernels per step; XLA does not hoist them out of the loop).
+    from pinfer.smc import particle_filter
+
+    model = random_linear_gaussian(jax.random.key(0), 4, 2)
+    _, ys = simulate(jax.random.key(1), model, 6)
+    jaxpr = jax.make_jaxpr(
+        lambda key: particle_filter(key, model, ys, 32, **options).log_evidence
+    )(jax.random.key(2))
+    found = _primitives(jaxpr.jaxpr)
+    linalg = {"cholesky", "triangular_solve"}
+    assert {name for name, in_loop in found if in_loop} & linalg == set()
+    assert {name for name, in_loop in found if not in_loop} >= linalg
