@@ -124,72 +124,77 @@ def inverse_throughput(quick: bool = False) -> list[dict]:
     return rows
 
 
-def main(out: Path, quick: bool = False) -> list[dict]:
+def filter_problem(num_steps: int):
+    """``(model, ys, arrays, exact)``: the benchmark problem for pinfer (float32
+    ``LinearGaussianSSM`` and observations), for the hand-written filter (``to_jax``)
+    and its exact float64 log-evidence."""
     from pinfer.models.linear_gaussian import LinearGaussianSSM
+
+    problem = make_problem(0, num_steps)
+    f32 = jnp.float32
+    names = ("m0", "P0", "F", "Q", "G", "R")
+    model = LinearGaussianSSM(*(jnp.asarray(getattr(problem, n), f32) for n in names))
+    ys = jnp.asarray(problem.ys, f32)
+    return model, ys, to_jax(problem), kalman_log_evidence(problem)
+
+
+def filter_variants(model, ys, arrays, n: int, batch: int) -> list[tuple]:
+    """``[(name, jitted fn(key) -> log Z, key implementation)]`` for one shape.
+
+    ``batch == 1`` is one filter of ``n`` particles; otherwise ``batch`` vmapped
+    filters (one key each, split from the given key).
+    """
     from pinfer.smc import particle_filter, systematic
 
-    num_steps = 100 if quick else 500
-    problem = make_problem(0, num_steps)
-    exact = kalman_log_evidence(problem)
-    arrays = to_jax(problem)
-    f32 = jnp.float32
-    model = LinearGaussianSSM(
-        *(
-            jnp.asarray(a, f32)
-            for a in (
-                problem.m0,
-                problem.P0,
-                problem.F,
-                problem.Q,
-                problem.G,
-                problem.R,
-            )
-        )
-    )
-    ys = jnp.asarray(problem.ys, f32)
-    bandwidth = copy_bandwidth()
-    floor = bandwidth / BYTES_PER_PARTICLE_STEP
-    rows = []
-    shapes = [(10**4, 1), (10**5, 4)] if quick else [(10**6, 1), (10**5, 64)]
-
-    def pinfer_fn(n, batch, threshold, the_model=model):
-        def one(key):
-            return particle_filter(
-                key, the_model, ys, n, resample_fn=systematic, ess_threshold=threshold
-            ).log_evidence
-
+    def batched(one):
         if batch == 1:
             return jax.jit(one)
         return jax.jit(lambda key: jax.vmap(one)(jax.random.split(key, batch)))
 
-    def hand_fn(n, batch, resample_fn):
-        run = build_filter(n, resample_fn, flat_normals=True)
-        if batch == 1:
-            return jax.jit(lambda key: run(key, arrays))
-        return jax.jit(
-            lambda key: jax.vmap(lambda k: run(k, arrays))(jax.random.split(key, batch))
+    def pinfer_fn(threshold, the_model=model):
+        return batched(
+            lambda key: (
+                particle_filter(
+                    key,
+                    the_model,
+                    ys,
+                    n,
+                    resample_fn=systematic,
+                    ess_threshold=threshold,
+                ).log_evidence
+            )
         )
 
+    def hand_fn(resample_fn):
+        run = build_filter(n, resample_fn, flat_normals=True)
+        return batched(lambda key: run(key, arrays))
+
+    return [
+        (
+            "hand-written (searchsorted)",
+            hand_fn(systematic_searchsorted),
+            "threefry2x32",
+        ),
+        ("hand-written (scatter)", hand_fn(systematic_scatter), "threefry2x32"),
+        ("pinfer, resample every step", pinfer_fn(1.0), "threefry2x32"),
+        (
+            "pinfer, resample every step, jax.random.normal noise",
+            pinfer_fn(1.0, jax_noise_model(model)),
+            "threefry2x32",
+        ),
+        ("pinfer, ESS < 0.5", pinfer_fn(0.5), "threefry2x32"),
+    ]
+
+
+def main(out: Path, quick: bool = False) -> list[dict]:
+    num_steps = 100 if quick else 500
+    model, ys, arrays, exact = filter_problem(num_steps)
+    bandwidth = copy_bandwidth()
+    floor = bandwidth / BYTES_PER_PARTICLE_STEP
+    rows = []
+    shapes = [(10**4, 1), (10**5, 4)] if quick else [(10**6, 1), (10**5, 64)]
     for n, batch in shapes:
-        variants = [
-            (
-                "hand-written (searchsorted)",
-                hand_fn(n, batch, systematic_searchsorted),
-                "threefry2x32",
-            ),
-            (
-                "hand-written (scatter)",
-                hand_fn(n, batch, systematic_scatter),
-                "threefry2x32",
-            ),
-            ("pinfer, resample every step", pinfer_fn(n, batch, 1.0), "threefry2x32"),
-            (
-                "pinfer, resample every step, jax.random.normal noise",
-                pinfer_fn(n, batch, 1.0, jax_noise_model(model)),
-                "threefry2x32",
-            ),
-            ("pinfer, ESS < 0.5", pinfer_fn(n, batch, 0.5), "threefry2x32"),
-        ]
+        variants = filter_variants(model, ys, arrays, n, batch)
         for name, fn, impl in variants:
             key = jax.random.key(1, impl=impl)
             seconds, compile_s, outs = _time(fn, (key,))

@@ -153,3 +153,31 @@ def test_merge_keeps_sections_not_rerun():
     assert new.startswith(run.HEADER)
     assert "\nC\n" in new and "\nB\n" in new and "\nA\n" not in new
     assert new.count("<!-- bench:filter -->") == 1
+
+
+def test_gpu_kernel_counter_reads_compiled_loops():
+    # benchmarks.gpu_kernels reads an optimised HLO module; on the CPU the same
+    # parser finds the filter's time loop, its kernels, the resampling branch of an
+    # ESS-triggered filter and the inner binary-search loop of searchsorted.
+    from benchmarks import gpu_kernels
+    from benchmarks.gpu import filter_problem, filter_variants
+
+    model, ys, arrays, _ = filter_problem(20)
+    variants = {name: fn for name, fn, _ in filter_variants(model, ys, arrays, 64, 1)}
+    key = jax.random.key(0)
+    counts = {
+        name: gpu_kernels.loop_kernels(fn.lower(key).compile().as_text())
+        for name, fn in variants.items()
+    }
+    every = counts["pinfer, resample every step"]
+    assert every.per_step > 0 and every.in_branches == 0 and every.mb_per_step > 0
+    assert counts["pinfer, ESS < 0.5"].in_branches > 0
+    # (on the CPU, threefry is a loop too: count the one searchsorted adds)
+    searchsorted = counts["hand-written (searchsorted)"].inner_loops
+    assert searchsorted == counts["hand-written (scatter)"].inner_loops + 1
+    rows = [
+        dict(name=n, num_particles=64, batch=1, bytes_per_particle_step=1.0, **vars(c))
+        for n, c in counts.items()
+    ]
+    text = gpu_kernels.to_markdown(rows, "cpu, test")
+    assert text.startswith("<!-- bench:gpu_kernels -->") and "| 64 × 1 |" in text
