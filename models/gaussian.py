@@ -76,16 +76,16 @@ def factor(cov: Array) -> GaussianFactor:
     return factor_of_chol(chol(cov))
 
 
-def mvn_logpdf(x: Array, mean: Array, factor: GaussianFactor) -> Scalar:
+def mvn_logpdf(x: Array, mean: Array, cov_factor: GaussianFactor) -> Scalar:
     """``log N(x; mean, S)`` for one ``[d]`` vector, ``S`` given by its factor.
 
     Example:
         >>> mvn_logpdf(jnp.zeros(1), jnp.zeros(1), factor(jnp.eye(1)))
         Array(-0.9189385, dtype=float32)
     """
-    z = matvec(factor.inv_chol, x - mean)
+    z = matvec(cov_factor.inv_chol, x - mean)
     log_2pi = jnp.log(2 * jnp.pi).astype(z.dtype)
-    return -0.5 * dot(z, z) - factor.half_log_det - 0.5 * x.shape[-1] * log_2pi
+    return -0.5 * dot(z, z) - cov_factor.half_log_det - 0.5 * x.shape[-1] * log_2pi
 
 
 def chol(cov: Array) -> Array:
