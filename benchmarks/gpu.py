@@ -182,6 +182,7 @@ def filter_variants(model, ys, arrays, n: int, batch: int) -> list[tuple]:
             pinfer_fn(1.0, jax_noise_model(model)),
             "threefry2x32",
         ),
+        ("pinfer, resample every step, rbg key", pinfer_fn(1.0), "rbg"),
         ("pinfer, ESS < 0.5", pinfer_fn(0.5), "threefry2x32"),
     ]
 

@@ -10,8 +10,9 @@ particles. On a 2-core CPU, the Gaussian log-density of a ``dy = 2`` observation
 0.054 ms with :func:`matvec` and :func:`dot`. The unrolled form is also exact on
 GPUs, where float32 matmuls default to TF32.
 
-Shapes are static; above :data:`UNROLL_MAX` columns the functions fall back to
-``@`` (the unrolled program would grow quadratically).
+Shapes are static; above :data:`UNROLL_MAX` columns the functions fall back to a
+matrix product at full float32 precision (``Precision.HIGHEST``, so not TF32 on a
+GPU; the unrolled program would grow quadratically).
 """
 
 import math
@@ -25,7 +26,9 @@ from pinfer.types import Array, Float, Scalar
 __all__ = ["UNROLL_MAX", "matvec", "dot", "rowvec_matmul_t", "cumsum", "weighted_sum"]
 
 UNROLL_MAX = 16
-"""Largest contracted dimension that is unrolled; larger ones use ``@``."""
+"""Largest contracted dimension that is unrolled; larger ones use a matrix product."""
+
+_FULL = lax.Precision.HIGHEST  # float32 products stay float32 on GPUs (no TF32)
 
 
 def matvec(
@@ -51,7 +54,7 @@ def matvec(
         )
     n = matrix.shape[1]
     if n > UNROLL_MAX or n == 0:
-        return matrix @ vector
+        return jnp.matmul(matrix, vector, precision=_FULL)
     out = matrix[:, 0] * vector[0]
     for j in range(1, n):
         out = out + matrix[:, j] * vector[j]
@@ -69,7 +72,7 @@ def dot(u: Float[Array, " n"], v: Float[Array, " n"]) -> Scalar:
         raise ValueError(f"dot needs two [n] vectors, got {u.shape} and {v.shape}.")
     n = u.shape[0]
     if n > UNROLL_MAX or n == 0:
-        return u @ v
+        return jnp.dot(u, v, precision=_FULL)
     out = u[0] * v[0]
     for i in range(1, n):
         out = out + u[i] * v[i]

@@ -181,3 +181,18 @@ def test_gpu_kernel_counter_reads_compiled_loops():
     ]
     text = gpu_kernels.to_markdown(rows, "cpu, test")
     assert text.startswith("<!-- bench:gpu_kernels -->") and "| 64 × 1 |" in text
+
+
+def test_gpu_sections_are_rendered_from_the_saved_results():
+    # The GPU sections of BENCHMARKS.md come from JSON saved on a GPU machine
+    # (benchmarks/gpu_check.sh); re-rendering them must give the committed text.
+    import json
+
+    from benchmarks import gpu, gpu_kernels
+    from benchmarks.run import ROOT
+
+    text = (ROOT / "BENCHMARKS.md").read_text()
+    results = json.loads((ROOT / "benchmarks/gpu_results_h200.json").read_text())
+    kernels = json.loads((ROOT / "benchmarks/gpu_kernels_h200.json").read_text())
+    assert gpu.to_markdown(results) in text
+    assert gpu_kernels.to_markdown(kernels["rows"], kernels["setup"]) in text

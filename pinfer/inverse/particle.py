@@ -273,9 +273,17 @@ def particle_inverse_step(
 def _summaries(state: ParticleInverseState, num_goals: int, num_budgets: int):
     weights = jnp.exp(state.log_weights)
     particles = state.particles
-    goal = jnp.zeros(num_goals, weights.dtype).at[particles.goal].add(weights)
-    budget = jnp.zeros(num_budgets, weights.dtype).at[particles.budget].add(weights)
+    goal = _weighted_counts(particles.goal, weights, num_goals)
+    budget = _weighted_counts(particles.budget, weights, num_budgets)
     return goal, budget, jnp.sum(weights * jnp.exp(particles.log_beta))
+
+
+def _weighted_counts(labels, weights, size: int):
+    # The total weight of each label as a masked reduction, not a scatter-add: on a
+    # GPU a float scatter-add uses atomics, whose order (and rounding) changes from
+    # run to run, and the result would not be reproducible for a fixed key.
+    hits = labels[:, None] == jnp.arange(size, dtype=labels.dtype)
+    return jnp.sum(jnp.where(hits, weights[:, None], 0), axis=0)
 
 
 def _check_trajectory(states, actions, mask) -> None:

@@ -240,9 +240,9 @@ def pragmatic_speaker(
 
     Example:
         >>> meaning = jnp.array([[1.0, 0.0], [1.0, 1.0]])  # u0 names g0, u1 both
-        >>> jnp.exp(pragmatic_speaker(meaning, jnp.zeros(2), 1.0))
-        Array([[0.6666667, 0.3333333],
-               [0.       , 1.       ]], dtype=float32)
+        >>> jnp.exp(pragmatic_speaker(meaning, jnp.zeros(2), 1.0)).round(4)
+        Array([[0.6667, 0.3333],
+               [0.    , 1.    ]], dtype=float32)
     """
     log_listener = literal_listener(meaning, log_prior)  # [U, G]
     if cost is None:

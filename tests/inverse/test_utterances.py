@@ -220,7 +220,9 @@ def test_utterance_true_of_one_goal_pins_the_posterior():
     )
     goal = np.exp(result.log_goal_posterior)
     assert goal[1].max() < 0.99  # one action alone does not decide
-    np.testing.assert_array_equal(goal[2:], [[0, 0, 1], [0, 0, 1]])
+    np.testing.assert_array_equal(goal[2:, :2], 0)  # ruled out: exactly zero
+    eps = np.finfo(np.float32).eps  # normalising rounds differently on a GPU
+    np.testing.assert_allclose(goal[2:, 2], 1, rtol=0, atol=4 * eps)
     assert not np.any(np.isnan(result.log_posterior))
 
 

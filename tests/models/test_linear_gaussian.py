@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jaxpr_helpers import primitives
 from scipy import stats
 
 from pinfer.models.linear_gaussian import (
@@ -272,20 +273,6 @@ def test_prepare_caches_factors_without_changing_the_model(problem64):
         )
 
 
-def _primitives(jaxpr, in_loop=False, found=None):
-    """``{(primitive name, inside a scan/while body)}`` of a jaxpr, recursively."""
-    found = set() if found is None else found
-    for eqn in jaxpr.eqns:
-        found.add((eqn.primitive.name, in_loop))
-        loop = in_loop or eqn.primitive.name in ("scan", "while")
-        for value in eqn.params.values():
-            for sub in value if isinstance(value, (tuple, list)) else (value,):
-                inner = getattr(sub, "jaxpr", sub)
-                if hasattr(inner, "eqns"):
-                    _primitives(inner, loop, found)
-    return found
-
-
 @pytest.mark.parametrize(
     "options",
     [{}, {"proposal": "guided"}, {"auxiliary": True}],
@@ -302,7 +289,7 @@ def test_filter_loop_holds_no_factorisation(options):
     jaxpr = jax.make_jaxpr(
         lambda key: particle_filter(key, model, ys, 32, **options).log_evidence
     )(jax.random.key(2))
-    found = _primitives(jaxpr.jaxpr)
+    found = primitives(jaxpr.jaxpr)
     linalg = {"cholesky", "triangular_solve"}
     assert {name for name, in_loop in found if in_loop} & linalg == set()
     assert {name for name, in_loop in found if not in_loop} >= linalg
