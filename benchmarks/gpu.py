@@ -293,12 +293,9 @@ if __name__ == "__main__":
     )
     args = parser.parse_args()
     if args.report is not None:
-        from benchmarks.run import ROOT, merge
+        from benchmarks.run import write_sections
 
-        section = to_markdown(json.loads(args.report.read_text()))
-        path = ROOT / "BENCHMARKS.md"
-        path.write_text(merge(path.read_text(), {"gpu": section}))
-        print(f"wrote the GPU section of {path}")
+        write_sections({"gpu": to_markdown(json.loads(args.report.read_text()))})
     elif args.only_inverse:
         args.out.mkdir(parents=True, exist_ok=True)
         rows = inverse_throughput(args.quick)

@@ -287,10 +287,6 @@ if __name__ == "__main__":
     if args.out is not None:
         args.out.write_text(json.dumps(dict(rows=rows, setup=setup), indent=1))
     if args.write or args.report is not None:
-        from benchmarks.run import ROOT, merge
+        from benchmarks.run import write_sections
 
-        path = ROOT / "BENCHMARKS.md"
-        path.write_text(
-            merge(path.read_text(), {"gpu_kernels": to_markdown(rows, setup)})
-        )
-        print(f"wrote the gpu_kernels section of {path}")
+        write_sections({"gpu_kernels": to_markdown(rows, setup)})

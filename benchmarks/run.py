@@ -128,6 +128,15 @@ def merge(old: str, sections: dict[str, str]) -> str:
     return HEADER + "".join(f"\n{kept[name]}\n" for name in sorted(kept))
 
 
+def write_sections(sections: dict[str, str], output: str = "BENCHMARKS.md") -> Path:
+    """Merge ``sections`` into ``output`` (relative to the repository root)."""
+    path = ROOT / output if not Path(output).is_absolute() else Path(output)
+    old = path.read_text() if path.exists() else ""
+    path.write_text(merge(old, sections))
+    print(f"wrote {', '.join(sorted(sections))} into {path}")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, no writing")
@@ -148,10 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         print(sections[name], flush=True)
     output = args.output or (None if args.quick else "BENCHMARKS.md")
     if output:
-        path = ROOT / output if not Path(output).is_absolute() else Path(output)
-        old = path.read_text() if path.exists() else ""
-        path.write_text(merge(old, sections))
-        print(f"wrote {path}")
+        write_sections(sections, output)
     return 0
 
 
