@@ -16,6 +16,7 @@ from typing import Any, NamedTuple, Protocol
 import jax
 
 from pinfer.types import PRNGKey
+from pinfer.validation import check_key, check_static_int
 
 __all__ = ["Algorithm", "InitFn", "StepFn", "check_key", "split_key"]
 
@@ -43,38 +44,12 @@ class Algorithm(NamedTuple):
     step: StepFn
 
 
-def check_key(key: Any, name: str = "key") -> None:
-    """Raise a clear error unless ``key`` is a typed JAX PRNG key (or a legacy one).
-
-    Keys are required and come first; passing an int seed or ``None`` is the most common
-    mistake, so the message says how to make a key.
-
-    Example:
-        >>> check_key(jax.random.key(0))
-    """
-    if key is None or isinstance(key, (int, float)):
-        raise TypeError(
-            f"`{name}` must be a JAX PRNG key, got {key!r}. "
-            "Make one with `jax.random.key(seed)` and pass it as the first argument."
-        )
-    if isinstance(key, jax.Array) and jax.dtypes.issubdtype(
-        key.dtype, jax.dtypes.prng_key
-    ):
-        return
-    shape = getattr(key, "shape", None)
-    dtype = getattr(key, "dtype", None)
-    if shape is not None and tuple(shape[-1:]) == (2,) and str(dtype) == "uint32":
-        return  # legacy raw key from jax.random.PRNGKey
-    raise TypeError(
-        f"`{name}` must be a JAX PRNG key, got an array of shape {shape} and dtype "
-        f"{dtype}. Make one with `jax.random.key(seed)`."
-    )
-
-
 def split_key(key: PRNGKey, num: int = 2) -> PRNGKey:
     """Split ``key`` into ``num`` keys (a thin alias kept for a single import site).
 
     Example:
         >>> key_move, key_resample = split_key(jax.random.key(0))
     """
+    check_key(key, where="split_key")
+    num = check_static_int(num, "num", 1, where="split_key")
     return jax.random.split(key, num)

@@ -7,11 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pinfer import linalg, random
+from pinfer import linalg, random, validation
 from pinfer.models import gaussian, kalman, linear_gaussian
 from pinfer.smc import schedule, ssm
 
-MODULES = [linalg, random, schedule, ssm, gaussian, kalman, linear_gaussian]
+MODULES = [linalg, random, validation, schedule, ssm, gaussian, kalman, linear_gaussian]
 # Names the examples of the model modules use across modules.
 SHARED = {
     name: getattr(linear_gaussian, name)

@@ -21,8 +21,8 @@ import jax
 import jax.numpy as jnp
 
 from pinfer.agents.base import AbstractPolicyAgent, AgentState
-from pinfer.planning.value_iteration import check_count
 from pinfer.types import Array, ArrayTree, Float, PRNGKey
+from pinfer.validation import check_static_int
 
 __all__ = ["LapseAgent", "LapseParams", "RandomAgent"]
 
@@ -173,7 +173,7 @@ class RandomAgent(AbstractPolicyAgent):
     num_actions: int = eqx.field(static=True)
 
     def __check_init__(self):
-        check_count(self.num_actions, "RandomAgent.num_actions", 1)
+        check_static_int(self.num_actions, "RandomAgent.num_actions", 1)
 
     def init(self, key: PRNGKey, params: ArrayTree) -> None:
         """No state: ``None`` (an empty pytree).

@@ -30,8 +30,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from pinfer.agents.base import AbstractAgent, AgentState, Trajectory
-from pinfer.planning.value_iteration import check_count
 from pinfer.types import Array, ArrayTree, Float, PRNGKey
+from pinfer.validation import check_static_int
 
 __all__ = ["rollout", "step_log_likelihoods", "trajectory_log_likelihood"]
 
@@ -79,7 +79,7 @@ def rollout(
         >>> bool(traj.obs[-1] == 2), bool(traj.mask[-1])  # reached 2, then stopped
         (True, False)
     """
-    num_steps = check_count(num_steps, "num_steps", 1)
+    num_steps = check_static_int(num_steps, "num_steps", 1)
     key_reset, key_init, key_steps = jax.random.split(key, 3)
     obs, env_state = env.reset(key_reset, env_params)
     agent_state = agent.init(key_init, agent_params)

@@ -42,8 +42,8 @@ from pinfer.planning import (
     soft_value,
     value_iteration,
 )
-from pinfer.planning.value_iteration import check_count
 from pinfer.types import Array, Float, Int, PRNGKey
+from pinfer.validation import check_static_int
 
 __all__ = [
     "BoltzmannAgent",
@@ -145,7 +145,7 @@ class BoltzmannAgent(AbstractPolicyAgent):
     soft: bool = eqx.field(static=True, default=False)
 
     def __check_init__(self):
-        check_count(self.num_iterations, "BoltzmannAgent.num_iterations", 1)
+        check_static_int(self.num_iterations, "BoltzmannAgent.num_iterations", 1)
 
     def init(self, key: PRNGKey, params: PlannerParams) -> PolicyState:
         """Plan: ``PolicyState(q_values [S, A], log_policy [S, A])``.
@@ -205,7 +205,7 @@ class BudgetAgent(AbstractPolicyAgent):
     soft: bool = eqx.field(static=True, default=False)
 
     def __check_init__(self):
-        check_count(self.max_budget, "BudgetAgent.max_budget", 0)
+        check_static_int(self.max_budget, "BudgetAgent.max_budget", 0)
 
     def init(self, key: PRNGKey, params: BudgetParams) -> BudgetState:
         """Plan every budget ``0..max_budget`` in one scan: a ``BudgetState``.

@@ -31,11 +31,11 @@ from pinfer.planning.value_iteration import (
     ValueFn,
     _sweep,
     _zero_values,
-    check_count,
     check_discount,
     max_value,
 )
 from pinfer.types import Array, Float
+from pinfer.validation import check_static_int
 
 __all__ = ["BudgetResult", "budget_limited_planning"]
 
@@ -88,7 +88,7 @@ def budget_limited_planning(
         >>> jnp.exp(result.log_policies[3, 0, 1]) > 0.99
         Array(True, dtype=bool)
     """
-    max_budget = check_count(max_budget, "max_budget", 0)
+    max_budget = check_static_int(max_budget, "max_budget", 0)
     check_discount(discount)
 
     def body(values, _):

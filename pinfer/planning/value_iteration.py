@@ -26,7 +26,6 @@ everything else may be traced, so a batch of layouts, goals or discounts is one
 ``vmap`` from outside.
 """
 
-import operator
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -37,6 +36,7 @@ from jax import lax
 
 from pinfer.planning.mdp import TabularMDP
 from pinfer.types import Array, Bool, Float, Int
+from pinfer.validation import check_static_int
 
 __all__ = [
     "VIResult",
@@ -79,22 +79,6 @@ class ConvergedVIResult(NamedTuple):
     num_iterations: Int[Array, ""]
     residual: Float[Array, ""]
     converged: Bool[Array, ""]
-
-
-def check_count(value, name: str, minimum: int) -> int:
-    """``value`` as a static Python int ``>= minimum``; a clear error otherwise."""
-    try:
-        count = operator.index(value)
-    except TypeError:
-        raise TypeError(
-            f"{name} must be a static Python int (it fixes the loop length), got "
-            f"{value!r} of type {type(value).__name__}. Pass a plain int; to vary it "
-            "across a batch, plan for the largest value and slice (see budget "
-            "planning)."
-        ) from None
-    if count < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {count}.")
-    return count
 
 
 def _concrete_scalar(value) -> float | None:
@@ -199,7 +183,7 @@ def value_iteration(
         >>> value_iteration(chain, 0.5, 10).values
         Array([1.5, 1. , 0. ], dtype=float32)
     """
-    num_iterations = check_count(num_iterations, "num_iterations", 1)
+    num_iterations = check_static_int(num_iterations, "num_iterations", 1)
     check_discount(discount)
     values = _zero_values(mdp, discount)
     q_values = jnp.zeros(mdp.reward.shape, values.dtype)
@@ -241,7 +225,7 @@ def finite_horizon_value_iteration(
         Array([[2., 1., 0.],
                [1., 1., 0.]], dtype=float32)
     """
-    horizon = check_count(horizon, "horizon", 1)
+    horizon = check_static_int(horizon, "horizon", 1)
     check_discount(discount)
 
     def body(values, _):
@@ -283,7 +267,7 @@ def value_iteration_until_converged(
         >>> round(float(result.values[0]), 3), bool(result.converged)
         (2.0, True)
     """
-    max_iterations = check_count(max_iterations, "max_iterations", 1)
+    max_iterations = check_static_int(max_iterations, "max_iterations", 1)
     check_discount(discount)
     values, q_values = _sweep(mdp, discount, value_fn, _zero_values(mdp, discount))
     residual = jnp.max(jnp.abs(values), initial=0.0)

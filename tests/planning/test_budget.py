@@ -119,9 +119,9 @@ def test_budget_zero_and_bad_budgets():
     only_zero = budget_limited_planning(mdp, 0.9, 1.0, 0)
     assert only_zero.q_values.shape == (1, 4, 2)
     np.testing.assert_allclose(only_zero.log_policies, -np.log(2), rtol=1e-6)
-    with pytest.raises(ValueError, match="max_budget must be >= 0, got -1"):
+    with pytest.raises(ValueError, match=f"`max_budget` must be an int >= 0, got -1"):
         budget_limited_planning(mdp, 0.9, 1.0, -1)
-    with pytest.raises(TypeError, match="max_budget must be a static Python int"):
+    with pytest.raises(TypeError, match="`max_budget` must be a static Python int"):
         budget_limited_planning(mdp, 0.9, 1.0, 3.0)
     with pytest.raises(ValueError, match=r"discount must lie in \[0, 1\]"):
         budget_limited_planning(mdp, 1.01, 1.0, 3)

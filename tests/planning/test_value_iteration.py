@@ -296,21 +296,21 @@ def test_validate_mdp_rejects_bad_tables():
 @pytest.mark.parametrize("count", [0, -3])
 def test_nonpositive_counts_are_rejected(count):
     mdp = to_mdp(random_mdp_arrays(0, 3, 2))
-    with pytest.raises(ValueError, match=f"num_iterations must be >= 1, got {count}"):
+    with pytest.raises(ValueError, match=f"`num_iterations` must be an int >= 1, got {count}"):
         value_iteration(mdp, 0.9, count)
-    with pytest.raises(ValueError, match=f"num_iterations must be >= 1, got {count}"):
+    with pytest.raises(ValueError, match=f"`num_iterations` must be an int >= 1, got {count}"):
         soft_value_iteration(mdp, 0.9, 1.0, count)
-    with pytest.raises(ValueError, match=f"horizon must be >= 1, got {count}"):
+    with pytest.raises(ValueError, match=f"`horizon` must be an int >= 1, got {count}"):
         finite_horizon_value_iteration(mdp, count)
-    with pytest.raises(ValueError, match=f"max_iterations must be >= 1, got {count}"):
+    with pytest.raises(ValueError, match=f"`max_iterations` must be an int >= 1, got {count}"):
         value_iteration_until_converged(mdp, 0.9, max_iterations=count)
 
 
 def test_non_static_counts_are_rejected():
     mdp = to_mdp(random_mdp_arrays(0, 3, 2))
-    with pytest.raises(TypeError, match="num_iterations must be a static Python int"):
+    with pytest.raises(TypeError, match="`num_iterations` must be a static Python int"):
         value_iteration(mdp, 0.9, 2.5)
-    with pytest.raises(TypeError, match="num_iterations must be a static Python int"):
+    with pytest.raises(TypeError, match="`num_iterations` must be a static Python int"):
         jax.jit(lambda n: value_iteration(mdp, 0.9, n))(3)
 
 

@@ -1,0 +1,1 @@
+"""Tables of bad inputs for the bad-input walk (see ``cases.py``)."""
