@@ -23,14 +23,23 @@ localization", without the rank normalisation, i.e. ArviZ's ``method="mean"``)::
     tau        = -1 + 2 sum_k P_k + max(rho_2m, 0)             (m: first dropped pair)
     ESS        = C T / max(tau, 1 / log10(C T));   mcse = sd(x) / sqrt(ESS)
 
+A chain that never moves (every draw of a component equal) says nothing about how
+well the sampler mixes: its ESS and MCSE are NaN, as Stan and the posterior R package
+report them, not ``C T`` and 0.
+
 Every function is jittable and vmappable; the chain functions take the chain and draw
-axes first and map over any trailing (event) axes.
+axes first and map over any trailing (event) axes. Integer draws are promoted to
+float. Concrete inputs with NaN or infinite draws (or NaN / ``+inf`` log-weights)
+raise a ``ValueError``; traced ones give NaN.
 """
 
 import jax
 import jax.numpy as jnp
 
+from pinfer.diagnostics._checks import min_size, real_array
+from pinfer.diagnostics.ess import _check_log_weights
 from pinfer.types import Array, Float
+from pinfer.validation import check_array, check_finite
 
 __all__ = ["mcmc_ess", "mcse", "mcse_weighted"]
 
@@ -52,25 +61,43 @@ def mcse_weighted(
 
     Returns:
         ``[*event]`` standard errors; ``inf`` when every weight is zero (the weighted
-        mean is then undefined).
+        mean is then undefined); NaN where a traced value is NaN or a traced
+        log-weight NaN or ``+inf`` (concrete ones raise).
+
+    Raises:
+        ValueError: the shapes do not match, or (concrete) a value is not finite or
+            a log-weight is NaN / +inf.
+        TypeError: an argument is not real (bool, complex).
 
     Example:
         >>> x = jax.random.normal(jax.random.key(0), (10_000,))
         >>> se = mcse_weighted(x, jnp.zeros(10_000))  # about 1 / sqrt(10_000)
     """
-    if log_weights.ndim != 1 or values.shape[:1] != log_weights.shape:
-        raise ValueError(
-            "mcse_weighted expects values [N, *event] and log_weights [N]; got "
-            f"values {values.shape} and log_weights {log_weights.shape}. Put the "
-            "sample axis first in `values` and pass one log-weight per sample."
-        )
+    where = "mcse_weighted"
+    values = real_array(
+        values,
+        "values",
+        where,
+        min_ndim=1,
+        hint="values is [N, *event]: the sample axis first.",
+    )
+    check_finite(values, "values", where=where)
+    log_weights = _check_log_weights(log_weights, where)
+    check_array(
+        log_weights,
+        "log_weights",
+        where=where,
+        shape=values.shape[:1],
+        hint=f"One log-weight per sample: the first axis of `values` (shape "
+        f"{tuple(values.shape)}).",
+    )
     lse = jax.scipy.special.logsumexp(log_weights)
-    finite = jnp.isfinite(lse)
-    weights = jnp.exp(log_weights - jnp.where(finite, lse, 0.0))
+    empty = lse == -jnp.inf  # NaN and +inf log-weights leave NaN weights
+    weights = jnp.exp(log_weights - jnp.where(empty, 0.0, lse))
     weights = weights.reshape(weights.shape + (1,) * (values.ndim - 1))
     mean = jnp.sum(weights * values, axis=0)
     var = jnp.sum(weights**2 * (values - mean) ** 2, axis=0)
-    return jnp.where(finite, jnp.sqrt(var), jnp.inf)
+    return jnp.where(empty, jnp.inf, jnp.sqrt(var))
 
 
 def _autocov(x: Float[Array, "num_chains num_draws"]) -> Array:
@@ -108,17 +135,25 @@ def _ess_one(x: Float[Array, "num_chains num_draws"]) -> Float[Array, ""]:
     tail = jnp.where((num_kept < num_pairs) & (next_even > 0), next_even, 0.0)
     tau = -1.0 + 2.0 * jnp.sum(jnp.where(keep, monotone, 0.0)) + tail
     tau = jnp.maximum(tau, 1.0 / jnp.log10(float(total)))
-    n_eff = jnp.where(constant, float(total), total / tau)
+    n_eff = jnp.where(constant, jnp.nan, total / tau)
     return jnp.where(jnp.isnan(var_plus), jnp.nan, n_eff)
 
 
-def _check_chains(samples: Array, name: str) -> None:
-    if samples.ndim < 2 or samples.shape[1] < 4:
-        raise ValueError(
-            f"{name} expects samples [num_chains, num_draws, *event] with at least 4 "
-            f"draws; got shape {samples.shape}. For a single chain of draws `x` pass "
-            "`x[None]`."
-        )
+def _check_chains(samples: Array, where: str) -> Array:
+    samples = real_array(
+        samples,
+        "samples",
+        where,
+        min_ndim=2,
+        hint="samples is [num_chains, num_draws, *event]; for a single chain of "
+        "draws `x` pass `x[None]`.",
+    )
+    min_size(samples, "samples", where, 0, 1, "chain")
+    min_size(samples, "samples", where, 1, 4, "draws")
+    event = samples.ndim - 2
+    axes = ("chain", "draw") + (("component",) if event == 1 else ())
+    check_finite(samples, "samples", where=where, axes=axes if event < 2 else None)
+    return samples
 
 
 def _map_event(fn, samples: Array) -> Array:
@@ -144,15 +179,20 @@ def mcmc_ess(
             each trailing element gets its own ESS.
 
     Returns:
-        ``[*event]`` effective sample sizes in ``(0, C T log10(C T)]``; ``C T`` for a
-        constant component; NaN where a draw is NaN.
+        ``[*event]`` effective sample sizes in ``(0, C T log10(C T)]``; NaN for a
+        constant component (no information about mixing) and where a traced draw
+        is NaN or infinite (concrete ones raise).
+
+    Raises:
+        ValueError: ``samples`` has fewer than 2 axes or 4 draws, or (concrete)
+            holds NaN or infinite draws.
+        TypeError: ``samples`` is not real (bool, complex).
 
     Example:
         >>> x = jax.random.normal(jax.random.key(0), (2, 1000))
         >>> n_eff = mcmc_ess(x)  # about 2000 for independent draws
     """
-    _check_chains(samples, "mcmc_ess")
-    return _map_event(_ess_one, samples)
+    return _map_event(_ess_one, _check_chains(samples, "mcmc_ess"))
 
 
 def mcse(
@@ -167,13 +207,18 @@ def mcse(
         samples: ``[C, T, *event]`` draws: chains first, then draws (``T >= 4``).
 
     Returns:
-        ``[*event]`` standard errors of the posterior-mean estimate.
+        ``[*event]`` standard errors of the posterior-mean estimate; NaN for a
+        constant component and where a traced draw is NaN or infinite.
+
+    Raises:
+        ValueError: as :func:`mcmc_ess`.
+        TypeError: as :func:`mcmc_ess`.
 
     Example:
         >>> x = jax.random.normal(jax.random.key(0), (4, 500))
         >>> se = mcse(x)  # about 1 / sqrt(2000)
     """
-    _check_chains(samples, "mcse")
+    samples = _check_chains(samples, "mcse")
 
     def one(x: Array) -> Array:
         return jnp.std(x, ddof=1) / jnp.sqrt(_ess_one(x))

@@ -16,6 +16,11 @@ exact for the discrete uniform even when ``B`` does not divide ``L + 1``. Ties (
 parameters, repeated MCMC draws) are broken uniformly at random, which keeps the ranks
 uniform. A too-narrow posterior gives a U-shaped rank histogram, a too-wide one a hump,
 and a biased one a slope; all three lower the p-value.
+
+Concrete inputs are checked before anything runs (shapes, finite draws, ranks in
+``0..L``); under ``jit`` a simulation whose truth or draws hold a NaN gets rank -1, and
+the uniformity test of a coordinate with a rank outside ``0..L`` is NaN, never a
+plausible p-value.
 """
 
 from collections.abc import Callable
@@ -27,9 +32,19 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jax.scipy.special import gammaincc
 
-from pinfer.base import check_key
-from pinfer.diagnostics._shapes import check_calibration_shapes
+from pinfer.diagnostics._checks import (
+    calibration_inputs,
+    check_returned_finite,
+    min_size,
+)
 from pinfer.types import Array, ArrayTree, Float, Int, PRNGKey
+from pinfer.validation import (
+    check_array,
+    check_callable,
+    check_indices,
+    check_key,
+    check_static_int,
+)
 
 __all__ = ["SBCResult", "default_num_bins", "rank_uniformity_test", "sbc", "sbc_ranks"]
 
@@ -62,7 +77,13 @@ def sbc_ranks(
 
     Returns:
         ``[S, d]`` int32 ranks ``#{theta_l < theta} + U{0..#{theta_l = theta}}`` in
-        ``{0, ..., L}``; discrete-uniform when the posterior is calibrated.
+        ``{0, ..., L}``; discrete-uniform when the posterior is calibrated. Under
+        ``jit``, -1 where the truth or one of its draws is NaN.
+
+    Raises:
+        ValueError: the shapes are not ``[S, d]`` and ``[S, L, d]``, or (concrete)
+            a value is NaN or infinite.
+        TypeError: ``key`` is not a PRNG key, or the values are not real.
 
     Example:
         >>> theta = jnp.zeros((3, 1))
@@ -70,12 +91,20 @@ def sbc_ranks(
         >>> sbc_ranks(jax.random.key(0), theta, draws)[:, 0]
         Array([2, 2, 2], dtype=int32)
     """
-    check_calibration_shapes("sbc_ranks", theta_true, posterior_samples)
+    check_key(key, where="sbc_ranks")
+    theta, draws = calibration_inputs(
+        "sbc_ranks", theta_true, posterior_samples, promote=False
+    )
+    return _ranks(key, theta, draws)
+
+
+def _ranks(key: PRNGKey, theta_true: Array, posterior_samples: Array) -> Array:
     truth = theta_true[:, None, :]
     less = jnp.sum(posterior_samples < truth, axis=1)
     ties = jnp.sum(posterior_samples == truth, axis=1)
     shift = jax.random.randint(key, less.shape, 0, ties + 1)
-    return (less + shift).astype(jnp.int32)
+    nan = jnp.isnan(theta_true) | jnp.any(jnp.isnan(posterior_samples), axis=1)
+    return jnp.where(nan, -1, less + shift).astype(jnp.int32)
 
 
 def default_num_bins(num_simulations: int, num_posterior_samples: int) -> int:
@@ -109,7 +138,13 @@ def rank_uniformity_test(
     Returns:
         ``(statistic, p_value)``, each ``[*dim]``; the statistic is chi-square with
         ``B - 1`` degrees of freedom under uniformity, and the p-value is computed
-        with ``gammaincc`` (jittable).
+        with ``gammaincc`` (jittable). Under ``jit``, both are NaN for a coordinate
+        with a rank outside ``0..L`` (e.g. the -1 of a NaN draw).
+
+    Raises:
+        ValueError: ``ranks`` has no simulation axis, the counts are out of range,
+            or (concrete) a rank lies outside ``0..L``.
+        TypeError: ``ranks`` is not integer, or a count is not a static int.
 
     Example:
         >>> ranks = jnp.arange(100)[:, None] % 10
@@ -117,15 +152,52 @@ def rank_uniformity_test(
         >>> float(stat[0]), float(p[0])
         (0.0, 1.0)
     """
+    where = "rank_uniformity_test"
+    num_posterior_samples = check_static_int(
+        num_posterior_samples, "num_posterior_samples", 1, where=where
+    )
+    num_bins = _check_num_bins(num_bins, num_posterior_samples, where)
+    ranks = check_array(
+        ranks,
+        "ranks",
+        where=where,
+        dtype="int",
+        hint="ranks is [S, *dim], integer ranks from sbc_ranks.",
+    )
+    if ranks.ndim == 0:
+        raise ValueError(
+            f"{where}: `ranks` must have a simulation axis [S, *dim], got shape (). "
+            "Pass the ranks of every simulation."
+        )
+    min_size(ranks, "ranks", where, 0, 1, "simulation")
+    check_indices(
+        ranks,
+        "ranks",
+        num_posterior_samples + 1,
+        where=where,
+        axes=("simulation", "coordinate") if ranks.ndim == 2 else None,
+        what="rank",
+        hint="Ranks lie in 0..L with L = num_posterior_samples; sbc_ranks gives -1 "
+        "to a simulation with a NaN draw.",
+    )
+    return _uniformity(ranks, num_posterior_samples, num_bins)
+
+
+def _check_num_bins(num_bins: Any, num_posterior_samples: int, where: str) -> Any:
+    if num_bins is None:
+        return None
+    return check_static_int(
+        num_bins, "num_bins", 2, where=where, maximum=num_posterior_samples + 1
+    )
+
+
+def _uniformity(
+    ranks: Array, num_posterior_samples: int, num_bins: int | None
+) -> tuple[Array, Array]:
     num_values = num_posterior_samples + 1
     num_simulations = ranks.shape[0]
     if num_bins is None:
         num_bins = default_num_bins(num_simulations, num_posterior_samples)
-    if not 2 <= num_bins <= num_values:
-        raise ValueError(
-            f"num_bins must be in [2, L + 1] = [2, {num_values}]; got {num_bins}. "
-            "Fewer bins than rank values keep every bin non-empty."
-        )
     values_per_bin = np.bincount(
         np.arange(num_values) * num_bins // num_values, minlength=num_bins
     )
@@ -135,7 +207,8 @@ def rank_uniformity_test(
     observed = jax.nn.one_hot(bins, num_bins, dtype=dtype).sum(axis=0)
     statistic = jnp.sum((observed - expected) ** 2 / expected, axis=-1)
     p_value = gammaincc(0.5 * (num_bins - 1), 0.5 * statistic)
-    return statistic, p_value
+    invalid = jnp.any((ranks < 0) | (ranks >= num_values), axis=0)
+    return jnp.where(invalid, jnp.nan, statistic), jnp.where(invalid, jnp.nan, p_value)
 
 
 def sbc(
@@ -171,6 +244,12 @@ def sbc(
     Returns:
         :class:`SBCResult` with ``ranks [S, d]``, ``statistic [d]``, ``p_value [d]``.
 
+    Raises:
+        ValueError: a count is out of range, ``posterior_sample_fn`` returns the
+            wrong leading axis, or a sampler returns NaN or infinite values.
+        TypeError: ``key`` is not a PRNG key, a function is not callable, or a count
+            is not a static int.
+
     Example:
         >>> def posterior(key, y, n):  # prior N(0, 1), y ~ N(theta, 1)
         ...     return y / 2 + jnp.sqrt(0.5) * jax.random.normal(key, (n,))
@@ -183,25 +262,32 @@ def sbc(
         >>> result.ranks.shape
         (200, 1)
     """
-    check_key(key)
-    for name, value in [
-        ("num_simulations", num_simulations),
-        ("num_posterior_samples", num_posterior_samples),
+    where = "sbc"
+    check_key(key, where=where)
+    for name, fn in [
+        ("prior_sample_fn", prior_sample_fn),
+        ("simulate_fn", simulate_fn),
+        ("posterior_sample_fn", posterior_sample_fn),
     ]:
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"`{name}` must be a positive int; got {value!r}.")
-    L = num_posterior_samples
+        check_callable(fn, name, where=where)
+    num_simulations = check_static_int(
+        num_simulations, "num_simulations", 1, where=where
+    )
+    L = check_static_int(num_posterior_samples, "num_posterior_samples", 1, where=where)
+    num_bins = _check_num_bins(num_bins, L, where)
+    if batch_size is not None:
+        batch_size = check_static_int(batch_size, "batch_size", 1, where=where)
 
     def one(key: PRNGKey) -> tuple[Array, Array]:
         key_prior, key_sim, key_post = jax.random.split(key, 3)
         theta = prior_sample_fn(key_prior)
         draws = posterior_sample_fn(key_post, simulate_fn(key_sim, theta), L)
-        leading = {leaf.shape[:1] for leaf in jax.tree.leaves(draws)}
+        leading = {jnp.shape(leaf)[:1] for leaf in jax.tree.leaves(draws)}
         if leading != {(L,)}:
             raise ValueError(
-                "posterior_sample_fn must return theta's pytree with a leading axis "
-                f"of size num_posterior_samples={L} on every leaf; got leading "
-                f"shapes {sorted(leading)}."
+                f"{where}: `posterior_sample_fn` must return theta's pytree with a "
+                f"leading axis of size num_posterior_samples={L} on every leaf; got "
+                f"leading shapes {sorted(leading)}."
             )
         return ravel_pytree(theta)[0], jax.vmap(lambda t: ravel_pytree(t)[0])(draws)
 
@@ -213,6 +299,20 @@ def sbc(
         theta, draws = jax.jit(lambda k: jax.lax.map(one, k, batch_size=batch_size))(
             keys
         )
-    ranks = sbc_ranks(key_ranks, theta, draws)
-    statistic, p_value = rank_uniformity_test(ranks, L, num_bins)
+    check_returned_finite(
+        theta,
+        "prior_sample_fn",
+        where,
+        ("simulation", "coordinate"),
+        "SBC needs finite parameters; coordinates are theta's flattened leaves.",
+    )
+    check_returned_finite(
+        draws,
+        "posterior_sample_fn",
+        where,
+        ("simulation", "draw", "coordinate"),
+        "SBC ranks need finite posterior draws; check the sampler on that data set.",
+    )
+    ranks = _ranks(key_ranks, theta, draws)
+    statistic, p_value = _uniformity(ranks, L, num_bins)
     return SBCResult(ranks, statistic, p_value)

@@ -21,6 +21,10 @@ KS test of it is the statistic reported. The p-value uses the asymptotic Kolmogo
 distribution with Stephens' (1970) small-sample correction, accurate for ``S >= 35``.
 An over-confident (too narrow) or biased posterior pushes ``f`` towards 0 and 1, so
 ``ECP`` bends away from the diagonal.
+
+Concrete inputs are checked before anything runs (shapes, finite values, ``u`` in
+``[0, 1]``); under ``jit`` a NaN gives NaN fractions and a NaN curve, statistic and
+p-value, never a plausible coverage.
 """
 
 from typing import NamedTuple
@@ -28,9 +32,15 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from pinfer.base import check_key
-from pinfer.diagnostics._shapes import check_calibration_shapes
+from pinfer.diagnostics._checks import calibration_inputs, min_size, real_array
 from pinfer.types import Array, Float, PRNGKey
+from pinfer.validation import (
+    check_array,
+    check_finite,
+    check_key,
+    check_range,
+    check_static_int,
+)
 
 __all__ = ["TARPResult", "ks_uniform_test", "tarp", "tarp_fractions"]
 
@@ -63,12 +73,33 @@ def ks_uniform_test(
 
     Returns:
         ``(D, p)``: ``D = sup_x |F_n(x) - x|`` and the asymptotic p-value
-        ``Q_KS((sqrt(n) + 0.12 + 0.11 / sqrt(n)) D)`` (Stephens, 1970), jittable.
+        ``Q_KS((sqrt(n) + 0.12 + 0.11 / sqrt(n)) D)`` (Stephens, 1970), jittable;
+        both NaN when a traced ``u`` lies outside ``[0, 1]`` or is NaN.
+
+    Raises:
+        ValueError: ``u`` is not ``[n]`` with ``n >= 1``, or (concrete) a value is
+            NaN or outside ``[0, 1]``.
+        TypeError: ``u`` is not real.
 
     Example:
         >>> u = jax.random.uniform(jax.random.key(0), (500,))
         >>> stat, p = ks_uniform_test(u)  # p is Uniform(0, 1) for uniform u
     """
+    where = "ks_uniform_test"
+    u = real_array(u, "u", where, ndim=1, hint="u is [n]: values in [0, 1].")
+    min_size(u, "u", where, 0, 1, "value")
+    check_range(
+        u,
+        "u",
+        where=where,
+        low=0.0,
+        high=1.0,
+        hint="The KS test is of Uniform(0, 1) values (TARP fractions, PIT values).",
+    )
+    return _ks(u)
+
+
+def _ks(u: Array) -> tuple[Array, Array]:
     n = u.shape[0]
     dtype = jnp.result_type(u.dtype, float)
     sorted_u = jnp.sort(u).astype(dtype)
@@ -82,7 +113,8 @@ def ks_uniform_test(
     series = 2.0 * jnp.sum((-1.0) ** (k - 1) * jnp.exp(-2.0 * k**2 * lam**2))
     # The alternating series converges slowly for small lambda, where Q_KS is 1.
     p_value = jnp.where(lam < 0.2, 1.0, jnp.clip(series, 0.0, 1.0))
-    return statistic, p_value
+    invalid = ~jnp.all((u >= 0) & (u <= 1))  # NaN compares False
+    return jnp.where(invalid, jnp.nan, statistic), jnp.where(invalid, jnp.nan, p_value)
 
 
 def tarp_fractions(
@@ -101,7 +133,14 @@ def tarp_fractions(
             ``None`` draws them uniformly over the bounding box of ``theta_true``.
 
     Returns:
-        ``[S]`` values in ``[0, 1]``, Uniform(0, 1) under a calibrated posterior.
+        ``[S]`` values in ``[0, 1]``, Uniform(0, 1) under a calibrated posterior;
+        under ``jit``, NaN where a value is NaN (all of them for a NaN in
+        ``theta_true``, which sets the scale).
+
+    Raises:
+        ValueError: the shapes are not ``[S, d]``, ``[S, L, d]`` and ``[S, d]``, or
+            (concrete) a value is NaN or infinite.
+        TypeError: ``key`` is not a PRNG key, or the values are not real.
 
     Example:
         >>> theta = jax.random.normal(jax.random.key(1), (100, 2))
@@ -109,7 +148,37 @@ def tarp_fractions(
         >>> tarp_fractions(jax.random.key(0), theta, draws).shape
         (100,)
     """
-    check_calibration_shapes("TARP", theta_true, posterior_samples)
+    args = _check_inputs(
+        "tarp_fractions", key, theta_true, posterior_samples, references
+    )
+    return _fractions(key, *args)
+
+
+def _check_inputs(
+    where: str, key: PRNGKey, theta_true, posterior_samples, references
+) -> tuple[Array, Array, Array | None]:
+    check_key(key, where=where)
+    theta, draws = calibration_inputs(
+        where, theta_true, posterior_samples, promote=True
+    )
+    if references is not None:
+        references = real_array(references, "references", where)
+        check_array(
+            references,
+            "references",
+            where=where,
+            shape=theta.shape,
+            hint="One reference point per simulation, in theta_true's units.",
+        )
+        check_finite(
+            references, "references", where=where, axes=("simulation", "coordinate")
+        )
+    return theta, draws, references
+
+
+def _fractions(
+    key: PRNGKey, theta_true: Array, posterior_samples: Array, references: Array | None
+) -> Array:
     num_simulations, num_draws, dim = posterior_samples.shape
     key_ref, key_jitter = jax.random.split(key)
     mean = theta_true.mean(axis=0)
@@ -122,11 +191,6 @@ def tarp_fractions(
         u = jax.random.uniform(key_ref, (num_simulations, dim), dtype=theta.dtype)
         refs = lo + u * (hi - lo)
     else:
-        if references.shape != theta_true.shape:
-            raise ValueError(
-                f"references must have theta_true's shape {theta_true.shape}; got "
-                f"{references.shape}."
-            )
         refs = (references - mean) / sd
     # One distance computation for truth and draws, so equal points tie exactly.
     points = jnp.concatenate([theta[:, None, :], draws], axis=1)
@@ -135,7 +199,9 @@ def tarp_fractions(
     closer = jnp.sum(dist_draws < dist_true, axis=1)
     ties = jnp.sum(dist_draws == dist_true, axis=1)
     jitter = jax.random.uniform(key_jitter, (num_simulations,), dtype=theta.dtype)
-    return (closer + jitter * (ties + 1)) / (num_draws + 1)
+    fractions = (closer + jitter * (ties + 1)) / (num_draws + 1)
+    # A NaN distance compares False everywhere: it would count as "not closer".
+    return jnp.where(jnp.any(jnp.isnan(dist), axis=1), jnp.nan, fractions)
 
 
 def tarp(
@@ -156,7 +222,12 @@ def tarp(
             (static).
 
     Returns:
-        :class:`TARPResult` ``(alphas [A], ecp [A], statistic, p_value)``.
+        :class:`TARPResult` ``(alphas [A], ecp [A], statistic, p_value)``; under
+        ``jit``, ``ecp``, ``statistic`` and ``p_value`` are NaN when a value is NaN.
+
+    Raises:
+        ValueError: as :func:`tarp_fractions`, or ``num_alphas < 2``.
+        TypeError: as :func:`tarp_fractions`, or ``num_alphas`` is not a static int.
 
     Example:
         >>> theta = jax.random.normal(jax.random.key(1), (200, 2))
@@ -165,12 +236,12 @@ def tarp(
         >>> result.ecp.shape
         (101,)
     """
-    check_key(key)
-    if num_alphas < 2:
-        raise ValueError(f"num_alphas must be at least 2; got {num_alphas}.")
-    f = tarp_fractions(key, theta_true, posterior_samples, references)
+    num_alphas = check_static_int(num_alphas, "num_alphas", 2, where="tarp")
+    args = _check_inputs("tarp", key, theta_true, posterior_samples, references)
+    f = _fractions(key, *args)
     alphas = jnp.linspace(0.0, 1.0, num_alphas, dtype=f.dtype)
     counts = jnp.searchsorted(jnp.sort(f), alphas, side="right")
     ecp = counts.astype(f.dtype) / f.shape[0]
-    statistic, p_value = ks_uniform_test(f)
+    ecp = jnp.where(jnp.any(jnp.isnan(f)), jnp.nan, ecp)
+    statistic, p_value = _ks(f)
     return TARPResult(alphas, ecp, statistic, p_value)

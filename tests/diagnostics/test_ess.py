@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -78,3 +79,26 @@ def test_property_ess_between_one_and_n(values, dead):
         scale = max(abs(v) for v, d in zip(values, dead, strict=True) if not d)
         rtol = 4 * (scale + 1.0) * float(np.finfo(np.float32).eps) + 1e-5
         np.testing.assert_allclose(value, expected, rtol=rtol)
+
+
+def test_bad_log_weights_name_the_argument_and_value():
+    with pytest.raises(ValueError, match=r"`log_weights`.*\(3, 4\)"):
+        ess(jnp.zeros((3, 4)))  # once summed over all 12 entries as one population
+    with pytest.raises(ValueError, match=r"`log_weights`.*nan at position 1"):
+        ess(jnp.array([0.0, jnp.nan]))
+    with pytest.raises(ValueError, match=r"`log_weights`.*inf"):
+        log_ess(jnp.array([0.0, jnp.inf]))
+    with pytest.raises(TypeError, match=r"`log_weights`.*bool"):
+        ess(jnp.array([True, False]))
+    with pytest.raises(ValueError, match=r"`log_weights`.*\(0,\)"):
+        ess(jnp.zeros(0))
+
+
+def test_nan_or_plus_inf_weights_under_jit_give_nan_not_zero():
+    # Traced inputs cannot be checked: the ESS is NaN (documented), not the 0 that
+    # also means "every weight is zero".
+    for bad in (jnp.nan, jnp.inf):
+        log_w = jnp.array([0.0, bad, -1.0])
+        assert np.isnan(float(_ess(log_w))), bad
+        assert np.isnan(float(_log_ess(log_w))), bad
+    assert float(_ess(jnp.full(3, -jnp.inf))) == 0.0

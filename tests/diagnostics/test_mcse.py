@@ -152,9 +152,14 @@ def test_event_axes_jit_and_vmap():
 
 
 def test_constant_and_nan_chains():
+    # A chain that never moves says nothing about mixing: ESS and MCSE are NaN (as
+    # Stan and the posterior R package report them), not C T and 0.
     x = jnp.ones((2, 50))
-    assert float(_mcmc_ess(x)) == 100.0
-    assert float(_mcse(x)) == 0.0
+    assert np.isnan(float(_mcmc_ess(x))) and np.isnan(float(mcmc_ess(x)))
+    assert np.isnan(float(_mcse(x))) and np.isnan(float(mcse(x)))
+    mixed = jnp.stack([x, _ar1(jax.random.key(12), 0.5, 2, 50)], axis=-1)
+    ess_mixed = mcmc_ess(mixed)
+    assert np.isnan(float(ess_mixed[0])) and np.isfinite(float(ess_mixed[1]))
     assert np.isnan(float(_mcmc_ess(x.at[0, 3].set(jnp.nan))))
 
 
@@ -211,3 +216,35 @@ def test_float64():
         assert _mcmc_ess(x).dtype == jnp.float64
         se = mcse_weighted(x[0], jnp.zeros(200, jnp.float64))
         assert se.dtype == jnp.float64
+
+
+def test_integer_draws_are_not_truncated():
+    # A 0/1 chain (a discrete parameter): the autocovariances are fractions, and
+    # were cast back to the draws' integer dtype (truncated to 0).
+    x = jax.random.bernoulli(jax.random.key(9), 0.5, (2, 400))
+    ints, floats = x.astype(jnp.int32), x.astype(jnp.float32)
+    # Integer draws are promoted to float first, so the arithmetic is the same.
+    np.testing.assert_array_equal(mcmc_ess(ints), mcmc_ess(floats))
+    np.testing.assert_array_equal(mcse(ints), mcse(floats))
+
+
+def test_bad_draws_name_the_argument_and_value():
+    with pytest.raises(ValueError, match=r"`samples`.*nan at chain 1, draw 3"):
+        mcse(jnp.ones((2, 50)).at[1, 3].set(jnp.nan))
+    with pytest.raises(ValueError, match=r"`samples`.*inf"):
+        mcmc_ess(jnp.ones((2, 50)).at[0, 0].set(jnp.inf))
+    with pytest.raises(TypeError, match=r"`samples`.*bool"):
+        mcmc_ess(jnp.ones((2, 50), bool))
+    with pytest.raises(ValueError, match=r"`values`.*nan"):
+        mcse_weighted(jnp.array([0.0, jnp.nan]), jnp.zeros(2))
+    with pytest.raises(ValueError, match=r"`log_weights`.*inf"):
+        mcse_weighted(jnp.ones(2), jnp.array([0.0, jnp.inf]))
+
+
+def test_traced_nan_and_plus_inf_weights_give_nan():
+    weighted = jax.jit(mcse_weighted)
+    assert np.isnan(float(weighted(jnp.ones(2), jnp.array([0.0, jnp.inf]))))
+    assert np.isnan(float(weighted(jnp.ones(2), jnp.array([0.0, jnp.nan]))))
+    assert np.isnan(float(weighted(jnp.array([0.0, jnp.nan]), jnp.zeros(2))))
+    x = jnp.ones((2, 50)).at[0, 0].set(jnp.inf)
+    assert np.isnan(float(_mcse(x))) and np.isnan(float(_mcmc_ess(x)))

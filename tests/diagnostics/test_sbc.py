@@ -182,3 +182,49 @@ def test_float64():
         stat, p = rank_uniformity_test(sbc_ranks(jax.random.key(2), theta, draws), 19)
         assert stat.dtype == jnp.float64 and p.dtype == jnp.float64
         assert np.all(np.asarray(p) > ALPHA)
+
+
+def test_nan_draws_raise_or_flag_the_rank():
+    theta = jnp.zeros((3, 1))
+    draws = jnp.ones((3, 4, 1))
+    with pytest.raises(ValueError, match=r"`posterior_samples`.*nan at simulation 1"):
+        sbc_ranks(jax.random.key(0), theta, draws.at[1, 2, 0].set(jnp.nan))
+    with pytest.raises(ValueError, match=r"`theta_true`.*nan"):
+        sbc_ranks(jax.random.key(0), theta.at[0, 0].set(jnp.nan), draws)
+    # Traced: the rank of a simulation with a NaN is -1 (outside 0..L), and the
+    # uniformity test of that coordinate is NaN, not a plausible p-value.
+    ranks_fn = jax.jit(sbc_ranks)
+    ranks = ranks_fn(jax.random.key(0), theta, draws.at[1, 2, 0].set(jnp.nan))
+    assert ranks[:, 0].tolist() == [0, -1, 0]
+    ranks = ranks_fn(jax.random.key(0), theta.at[2, 0].set(jnp.nan), draws)
+    assert ranks[:, 0].tolist() == [0, 0, -1]
+    stat, p = jax.jit(rank_uniformity_test, static_argnums=(1, 2))(ranks, 4, 2)
+    assert np.isnan(float(stat[0])) and np.isnan(float(p[0]))
+
+
+def test_out_of_range_ranks_raise_or_give_nan():
+    ranks = jnp.array([[0, 1], [7, 2], [3, -1]])
+    with pytest.raises(ValueError, match=r"`ranks` holds 7 at simulation 1"):
+        rank_uniformity_test(ranks, 4, 2)
+    stat, p = jax.jit(rank_uniformity_test, static_argnums=(1, 2))(ranks, 4, 2)
+    assert np.all(np.isnan(np.asarray(stat))) and np.all(np.isnan(np.asarray(p)))
+    with pytest.raises(TypeError, match=r"`ranks`.*float32"):
+        rank_uniformity_test(jnp.zeros((5, 1)), 4, 2)
+
+
+def test_driver_names_the_function_that_returned_nan():
+    prior, simulate, posterior = _conjugate_model(1.0)
+
+    def nan_posterior(key, y, num_samples):
+        return posterior(key, y, num_samples).at[0, 1].set(jnp.nan)
+
+    with pytest.raises(ValueError, match=r"`posterior_sample_fn` returned nan"):
+        sbc(jax.random.key(0), prior, simulate, nan_posterior, 10, 9)
+    with pytest.raises(ValueError, match=r"`prior_sample_fn` returned nan"):
+        sbc(
+            jax.random.key(0), lambda k: jnp.full(2, jnp.nan), simulate, posterior, 4, 9
+        )
+    with pytest.raises(ValueError, match=r"`num_bins`.*11"):
+        sbc(jax.random.key(0), prior, simulate, posterior, 10, 9, num_bins=11)
+    with pytest.raises(TypeError, match=r"`simulate_fn`"):
+        sbc(jax.random.key(0), prior, None, posterior, 10, 9)

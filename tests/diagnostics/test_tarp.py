@@ -125,3 +125,32 @@ def test_float64():
         assert result.ecp.dtype == jnp.float64
         assert result.p_value.dtype == jnp.float64
         assert float(result.p_value) > ALPHA
+
+
+def test_nan_inputs_raise_or_give_nan():
+    theta = jax.random.normal(jax.random.key(0), (40, 2))
+    draws = jax.random.normal(jax.random.key(1), (40, 9, 2))
+    with pytest.raises(ValueError, match=r"`posterior_samples`.*nan at simulation 3"):
+        tarp(jax.random.key(0), theta, draws.at[3, 0, 1].set(jnp.nan))
+    with pytest.raises(ValueError, match=r"`theta_true`.*nan"):
+        tarp_fractions(jax.random.key(0), theta.at[5, 0].set(jnp.nan), draws)
+    # Traced: the fraction of the simulation is NaN, and so is the whole test.
+    fractions = jax.jit(tarp_fractions)
+    f = fractions(jax.random.key(0), theta, draws.at[3, 0, 1].set(jnp.nan))
+    assert np.isnan(float(f[3])) and np.all(np.isfinite(np.delete(np.asarray(f), 3)))
+    f = fractions(jax.random.key(0), theta.at[5, 0].set(jnp.nan), draws)
+    assert np.isnan(float(f[5]))
+    result = _tarp(jax.random.key(0), theta, draws.at[3, 0, 1].set(jnp.nan))
+    assert np.isnan(float(result.statistic)) and np.isnan(float(result.p_value))
+    assert np.all(np.isnan(np.asarray(result.ecp)))
+
+
+def test_ks_rejects_values_outside_the_unit_interval():
+    with pytest.raises(ValueError, match=r"`u`.*2\.0"):
+        ks_uniform_test(jnp.array([0.5, 2.0]))
+    stat, p = jax.jit(ks_uniform_test)(jnp.array([0.5, 2.0, 0.1]))
+    assert np.isnan(float(stat)) and np.isnan(float(p))
+    with pytest.raises(ValueError, match=r"`u`.*\(2, 3\)"):
+        ks_uniform_test(jnp.full((2, 3), 0.5))
+    with pytest.raises(ValueError, match=r"`num_alphas`.*1"):
+        tarp(jax.random.key(0), jnp.zeros((4, 1)), jnp.zeros((4, 3, 1)), num_alphas=1)
