@@ -5,8 +5,10 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
+from pinfer.envs.grid_checks import check_flag, check_physics
 from pinfer.envs.gridworld import GridParams, GridWorld
 from pinfer.envs.layouts import Layout, parse_layout
+from pinfer.validation import check_type
 
 __all__ = ["make_gridworld", "make_gridworld_batch"]
 
@@ -40,8 +42,15 @@ def make_gridworld(
 ) -> tuple[GridWorld, GridParams]:
     """A ``GridWorld`` and its ``GridParams`` from one ASCII layout.
 
+    The world owns the cost of a step: ``step_reward`` (-1 by default) is what each
+    step costs the agent. Goal rewards are the agent's (``pinfer.planning.goal_reward``,
+    ``pinfer.agents.StateGoal``); their ``step_cost``, and that of the inverse
+    planners, is an extra cost on top (default 0): leave it at 0 to plan with the
+    world's cost alone, since ``step_cost=1`` here pays -2 a step.
+
     Args:
-        layout: ASCII layout (legend in ``pinfer.envs.layouts``) or a ``Layout``.
+        layout: ASCII layout (legend in ``pinfer.envs.layouts``) or a ``Layout``;
+            it may have no goal.
         slip, step_reward, max_steps, goals_terminal, check_reachable: see
             ``GridWorld.make_params``.
         allow_stay: add the action ``4 = stay``.
@@ -54,6 +63,10 @@ def make_gridworld(
         >>> env.num_states, env.num_actions
         (10, 4)
     """
+    where = "make_gridworld"
+    check_type(layout, "layout", (str, Layout), where=where)
+    check_physics(slip, step_reward, max_steps, goals_terminal, where)
+    check_flag(allow_stay, "allow_stay", where)
     if isinstance(layout, str):
         layout = parse_layout(layout, check_reachable=check_reachable)
     env = _env_for([layout], allow_stay)
@@ -88,7 +101,18 @@ def make_gridworld_batch(
         >>> params.goal_valid.tolist()
         [[True, False], [True, True]]
     """
+    where = "make_gridworld_batch"
+    check_type(
+        layouts,
+        "layouts",
+        (list, tuple),
+        where=where,
+        hint="Pass a list of layouts; for one layout use make_gridworld.",
+    )
+    check_flag(allow_stay, "allow_stay", where)
     check = kwargs.pop("check_reachable", True)
+    for index, layout in enumerate(layouts):
+        check_type(layout, f"layouts[{index}]", (str, Layout), where=where)
     parsed = [
         parse_layout(layout, check_reachable=check)
         if isinstance(layout, str)
@@ -96,7 +120,7 @@ def make_gridworld_batch(
         for layout in layouts
     ]
     if not parsed:
-        raise ValueError("make_gridworld_batch needs at least one layout, got none.")
+        raise ValueError(f"{where}: `layouts` must hold at least one layout, got [].")
     env = _env_for(parsed, allow_stay)
     batch = [env.make_params(layout, **kwargs) for layout in parsed]
     return env, jax.tree.map(lambda *leaves: jnp.stack(leaves), *batch)

@@ -12,10 +12,19 @@ The world is a grid of ``H x W`` cells read from an ASCII layout (legend in
     reward = step_reward; terminated = new cell is a goal and goals_terminal;
     truncated = time >= max_steps
 
-Goals and reward weights belong to the *agent*: the world's reward is only the step
-reward, and a planner adds a goal reward using ``params.goal_cells`` or
-``goal_state_mask``. With ``goals_terminal`` (the default) stepping onto any goal ends
-the episode, and goal states are absorbing in the model.
+The world owns the cost of a step: ``step_reward`` (-1 by default) is what every
+step costs the agent, in ``step`` and in the model's ``reward``. Goals and reward
+weights belong to the *agent*: a planner adds a goal reward using
+``params.goal_cells`` or ``goal_state_mask``, and the ``step_cost`` of
+``pinfer.planning.goal_reward`` and of the inverse planners is an *extra* cost on top
+of the world's (default 0; ``step_cost=1`` on a default world charges -2 a step).
+With ``goals_terminal`` (the default) stepping onto any goal ends the episode, and
+goal states are absorbing in the model. A layout may have no goal at all
+(``num_goals = 0``).
+
+Bad input never becomes a state: ``step`` refuses an action outside
+``0..num_actions-1`` (or a state outside the world) with an error naming it when the
+value is concrete, and through ``eqx.error_if`` when it is traced (inside ``jit``).
 
 State indexing of the exact model ``tabular_mdp(params)`` (and the observation)::
 
@@ -28,8 +37,6 @@ occur are states too (their rows are well-formed but never visited). ``state_ind
 ``state_from_index`` and ``position_of`` convert.
 """
 
-from typing import NamedTuple
-
 import equinox as eqx
 import gymnasium
 import jax
@@ -37,10 +44,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from pinfer.envs.base import AbstractEnvironment
-from pinfer.envs.layouts import KEY_COLORS, Layout, parse_layout
+from pinfer.envs.grid_checks import check_flag, check_params_for, checked_step_inputs
+from pinfer.envs.grid_params import GridParams, GridState, StepInfo, params_from_layout
+from pinfer.envs.layouts import KEY_COLORS, Layout
 from pinfer.envs.render import render_grid
 from pinfer.planning import TabularMDP
 from pinfer.types import Array, Bool, Float, Int, PRNGKey
+from pinfer.validation import check_key, check_static_int
 
 __all__ = [
     "ACTION_NAMES",
@@ -54,58 +64,18 @@ ACTION_NAMES = ("up", "down", "left", "right", "stay")
 _DELTAS = np.array([[-1, 0], [1, 0], [0, -1], [0, 1], [0, 0]], dtype=np.int32)
 
 
-class GridParams(eqx.Module):
-    """One layout and its physics, all dynamic leaves (vmap over a batch of layouts).
-
-    Attributes:
-        walls: ``[H, W]`` bool.
-        door_color: ``[H, W]`` int32, door colour index or -1.
-        key_color: ``[H, W]`` int32, key colour index or -1.
-        start: ``[]`` int32 start cell (``row * W + col``).
-        goal_cells: ``[G]`` int32 goal cells; padding entries are -1.
-        goal_valid: ``[G]`` bool, False on padding (layouts with fewer goals).
-        slip: ``[]`` probability that the action is replaced by a uniform one.
-        step_reward: ``[]`` reward of every step (a cost when negative).
-        max_steps: ``[]`` int32 episode length before truncation.
-        goals_terminal: ``[]`` bool, whether reaching a goal ends the episode.
-    """
-
-    walls: Bool[Array, "H W"]
-    door_color: Int[Array, "H W"]
-    key_color: Int[Array, "H W"]
-    start: Int[Array, ""]
-    goal_cells: Int[Array, "G"]
-    goal_valid: Bool[Array, "G"]
-    slip: Float[Array, ""]
-    step_reward: Float[Array, ""]
-    max_steps: Int[Array, ""]
-    goals_terminal: Bool[Array, ""]
-
-
-class GridState(NamedTuple):
-    """Where the agent is: ``cell`` (``row * W + col``), ``inventory`` (bit ``c`` set
-    while a key of colour ``c`` is held) and ``time`` (steps taken)."""
-
-    cell: Int[Array, ""]
-    inventory: Int[Array, ""]
-    time: Int[Array, ""]
-
-
-class StepInfo(NamedTuple):
-    """Diagnostics of one step: the ``action`` executed (after a slip), whether it
-    ``slipped``, and the ``goal`` index at the new cell (-1 if none)."""
-
-    action: Int[Array, ""]
-    slipped: Bool[Array, ""]
-    goal: Int[Array, ""]
-
-
 class GridWorld(AbstractEnvironment):
     """The grid world's static configuration; the layout lives in ``GridParams``.
 
+    The world owns the cost of a step: each step pays ``params.step_reward`` (-1 by
+    default), and that is the whole cost an agent planning in ``tabular_mdp``
+    faces; a ``step_cost`` given to ``pinfer.planning.goal_reward`` or to the
+    inverse planners is charged on top of it.
+
     Attributes:
-        height, width: grid size.
-        num_goals: number of goal slots ``G`` (layouts with fewer are padded).
+        height, width: grid size (>= 1).
+        num_goals: number of goal slots ``G >= 0`` (layouts with fewer are padded;
+            0 for a world without goals).
         num_colors: number of key colours tracked in the inventory (0 without keys).
         allow_stay: add the action ``4 = stay``.
 
@@ -125,19 +95,23 @@ class GridWorld(AbstractEnvironment):
     allow_stay: bool = eqx.field(static=True, default=False)
 
     def __check_init__(self):
-        if min(self.height, self.width, self.num_goals) < 1:
-            raise ValueError(
-                f"GridWorld needs height, width and num_goals >= 1, got "
-                f"{self.height}, {self.width}, {self.num_goals}."
-            )
-        if not 0 <= self.num_colors <= len(KEY_COLORS):
-            raise ValueError(
-                f"num_colors must lie in [0, {len(KEY_COLORS)}], got {self.num_colors}."
-            )
+        where = "GridWorld"
+        check_static_int(self.height, "height", 1, where=where)
+        check_static_int(self.width, "width", 1, where=where)
+        check_static_int(self.num_goals, "num_goals", 0, where=where)
+        check_static_int(
+            self.num_colors, "num_colors", 0, where=where, maximum=len(KEY_COLORS)
+        )
+        check_flag(self.allow_stay, "allow_stay", where)
 
     @property
     def num_actions(self) -> int:
         return 5 if self.allow_stay else 4
+
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        """Names of actions ``0 .. A-1`` (``ACTION_NAMES[:num_actions]``)."""
+        return ACTION_NAMES[: self.num_actions]
 
     @property
     def num_cells(self) -> int:
@@ -164,7 +138,8 @@ class GridWorld(AbstractEnvironment):
             layout: an ASCII layout or a parsed ``Layout``.
             slip: probability in ``[0, 1]`` that the action is replaced by a uniform
                 random one.
-            step_reward: reward of each step (use a negative value for a cost).
+            step_reward: reward of each step: negative for the world's cost of a
+                step, which is what the agent pays (the default -1 is a cost of 1).
             max_steps: steps before ``truncated`` (>= 1).
             goals_terminal: whether reaching any goal ends the episode.
             check_reachable: reject layouts with an unreachable goal.
@@ -177,43 +152,29 @@ class GridWorld(AbstractEnvironment):
             >>> env.make_params("S.G", slip=0.1).goal_cells.tolist()
             [2, -1]
         """
-        if isinstance(layout, str):
-            layout = parse_layout(layout, check_reachable=check_reachable)
-        shape, goals = (layout.height, layout.width), len(layout.goals)
-        if shape != (self.height, self.width):
-            raise ValueError(
-                f"The layout is {shape[0]}x{shape[1]} but this GridWorld is "
-                f"{self.height}x{self.width}; make one GridWorld per grid size (pad "
-                "smaller layouts with '#')."
-            )
-        if goals > self.num_goals or layout.num_colors > self.num_colors:
-            raise ValueError(
-                f"The layout has {goals} goals and {layout.num_colors} key colours; "
-                f"this GridWorld holds at most {self.num_goals} and {self.num_colors}."
-                " Build the env with make_gridworld_batch over all layouts."
-            )
-        if not 0.0 <= slip <= 1.0 or max_steps < 1:
-            raise ValueError(
-                f"slip must lie in [0, 1] and max_steps be >= 1, got slip={slip}, "
-                f"max_steps={max_steps}."
-            )
-        cells = [r * self.width + c for r, c in layout.goals]
-        padding = self.num_goals - goals
-        float_dtype = jnp.zeros(()).dtype
-        return GridParams(
-            walls=jnp.asarray(layout.walls),
-            door_color=jnp.asarray(layout.door_color, dtype=jnp.int32),
-            key_color=jnp.asarray(layout.key_color, dtype=jnp.int32),
-            start=jnp.asarray(
-                layout.start[0] * self.width + layout.start[1], jnp.int32
-            ),
-            goal_cells=jnp.asarray(cells + [-1] * padding, dtype=jnp.int32),
-            goal_valid=jnp.asarray([True] * goals + [False] * padding),
-            slip=jnp.asarray(slip, dtype=float_dtype),
-            step_reward=jnp.asarray(step_reward, dtype=float_dtype),
-            max_steps=jnp.asarray(max_steps, dtype=jnp.int32),
-            goals_terminal=jnp.asarray(goals_terminal),
+        return params_from_layout(
+            self,
+            layout,
+            slip=slip,
+            step_reward=step_reward,
+            max_steps=max_steps,
+            goals_terminal=goals_terminal,
+            check_reachable=check_reachable,
         )
+
+    def check_params(self, params: GridParams, where: str = "GridWorld") -> None:
+        """Raise unless ``params`` is one (unbatched) ``GridParams`` of this world's
+        size. Shapes only: free inside ``jit``; values were checked when the params
+        were built.
+
+        Example:
+            >>> env, _ = make_gridworld("S.G")
+            >>> env.check_params(make_gridworld("S.G\\n...")[1])
+            Traceback (most recent call last):
+            ...
+            ValueError: GridWorld: `params.walls` must have shape [1, 3], got [2, 3]...
+        """
+        check_params_for(self, params, GridParams, where)
 
     # --- indexing -------------------------------------------------------------
 
@@ -257,6 +218,8 @@ class GridWorld(AbstractEnvironment):
             >>> [int(env.goal_at(cell, params)) for cell in (0, 2, 4)]
             [0, -1, 1]
         """
+        if self.num_goals == 0:
+            return jnp.full(jnp.shape(cell), -1, dtype=jnp.int32)
         hit = params.goal_valid & (params.goal_cells == cell)
         return jnp.where(jnp.any(hit), jnp.argmax(hit), -1).astype(jnp.int32)
 
@@ -305,7 +268,7 @@ class GridWorld(AbstractEnvironment):
         self, key: PRNGKey, params: GridParams
     ) -> tuple[Int[Array, ""], GridState]:
         """The agent at the start cell, holding no keys (deterministic; ``key`` is
-        unused but required by the contract).
+        unused but required by the contract, and checked).
 
         Returns:
             ``(obs, state)`` with ``obs`` the tabular index of ``state``.
@@ -316,6 +279,8 @@ class GridWorld(AbstractEnvironment):
             >>> int(obs), int(state.time)
             (2, 0)
         """
+        check_key(key, where="GridWorld.reset")
+        self.check_params(params, "GridWorld.reset")
         zero = jnp.zeros((), dtype=jnp.int32)
         state = GridState(params.start.astype(jnp.int32), zero, zero)
         return self.state_index(state), state
@@ -332,9 +297,17 @@ class GridWorld(AbstractEnvironment):
     ]:
         """One transition (see the module docstring); no auto-reset.
 
+        Args:
+            key: PRNG key (the slip).
+            state: a ``GridState`` of this world.
+            action: ``[]`` int in ``0 .. num_actions - 1``; any other value raises
+                (an error naming it when concrete, ``eqx.error_if`` under ``jit``).
+            params: one ``GridParams`` of this world's size.
+
         Returns:
             ``(obs, state, reward, terminated, truncated, info)`` with ``obs`` the
-            tabular index of the new state and ``info`` a ``StepInfo``.
+            tabular index of the new state, ``reward`` the world's ``step_reward``
+            (0 from an absorbing goal) and ``info`` a ``StepInfo``.
 
         Example:
             >>> env, params = make_gridworld("G.S")
@@ -342,7 +315,16 @@ class GridWorld(AbstractEnvironment):
             >>> out = env.step(jax.random.key(1), state, 2, params)  # left
             >>> int(out[0]), float(out[2]), bool(out[3])
             (1, -1.0, False)
+            >>> env.step(jax.random.key(1), state, 4, params)
+            Traceback (most recent call last):
+            ...
+            ValueError: GridWorld.step: `action` holds 4, which is not an action in \
+0..3.
         """
+        where = "GridWorld.step"
+        check_key(key, where=where)
+        self.check_params(params, where)
+        action = checked_step_inputs(self, state, action, GridState, where)
         key_slip, key_action = jax.random.split(key)
         slipped = jax.random.bernoulli(key_slip, params.slip)
         random_action = jax.random.randint(key_action, (), 0, self.num_actions)

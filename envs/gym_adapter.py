@@ -96,9 +96,15 @@ class GymnasiumEnv(gymnasium.Env):
             raise gymnasium.error.ResetNeeded(
                 "Call reset() before step() on a pinfer Gymnasium environment."
             )
-        if not self.action_space.contains(action):
+        if isinstance(action, (bool, np.bool_)) or not self.action_space.contains(
+            action
+        ):
+            names = getattr(self.env, "action_names", None)
+            shown = f" ({', '.join(names)})" if names else ""
             raise ValueError(
-                f"Action {action!r} is not in the action space {self.action_space}."
+                f"GymnasiumEnv.step: `action` must be an action in "
+                f"0..{self.action_space.n - 1}{shown}, got {action!r}; it is not in "
+                f"the action space {self.action_space}."
             )
         self._key, key_step = jax.random.split(self._key)
         action = jnp.asarray(int(action), dtype=jnp.int32)

@@ -19,10 +19,11 @@ Legend (``LEGEND``)::
              of the same colour is held (keys are never used up)
 
 Leading and trailing blank lines and the whitespace around each row are ignored, so
-layouts can be written as indented triple-quoted strings. Parsing checks, and reports
-with the row and column: a missing or repeated start, an unknown character, rows of
-different lengths, a layout without goals, and goals that cannot be reached from the
-start (breadth-first search over cells and held keys)::
+layouts can be written as indented triple-quoted strings. A layout needs no goal (a
+world without goals has ``num_goals = 0``). Parsing checks, and reports with the row
+and column: a missing or repeated start, an unknown character, rows of different
+lengths, and goals that cannot be reached from the start (breadth-first search over
+cells and held keys)::
 
     frontier = {(start, no keys)}
     while frontier: expand each (cell, keys) by the four moves, entering a door
@@ -36,6 +37,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from pinfer.validation import check_type
 
 __all__ = [
     "DOOR_CHARS",
@@ -96,6 +99,50 @@ class Layout:
     start: tuple[int, int]
     goals: tuple[tuple[int, int], ...]
 
+    def __post_init__(self):
+        where = "Layout"
+        walls = np.asarray(self.walls)
+        if walls.dtype != np.bool_ or walls.ndim != 2 or 0 in walls.shape:
+            raise ValueError(
+                f"{where}: `walls` must be a non-empty [H, W] bool array, got shape "
+                f"{walls.shape} and dtype {walls.dtype}."
+            )
+        for name in ("door_color", "key_color"):
+            colors = np.asarray(getattr(self, name))
+            if colors.shape != walls.shape or colors.dtype.kind not in "iu":
+                raise ValueError(
+                    f"{where}: `{name}` must be an int array of the walls' shape "
+                    f"{walls.shape}, got shape {colors.shape} and dtype {colors.dtype}."
+                )
+            bad = (colors < -1) | (colors >= len(KEY_COLORS))
+            if bad.any():
+                raise ValueError(
+                    f"{where}: `{name}` holds {colors[bad][0]}, which is not a colour; "
+                    f"colours are -1 (none) or 0..{len(KEY_COLORS) - 1}."
+                )
+        self._check_cell("start", self.start, walls)
+        for g, goal in enumerate(self.goals):
+            self._check_cell(f"goals[{g}]", goal, walls)
+        if len(set(self.goals)) != len(self.goals):
+            raise ValueError(
+                f"{where}: `goals` repeats a cell ({list(self.goals)}); each goal "
+                "needs a cell of its own."
+            )
+
+    @staticmethod
+    def _check_cell(name: str, cell, walls: np.ndarray) -> None:
+        ok = isinstance(cell, tuple) and len(cell) == 2
+        ok = ok and all(isinstance(i, (int, np.integer)) for i in cell)
+        if ok and not (0 <= cell[0] < walls.shape[0] and 0 <= cell[1] < walls.shape[1]):
+            ok = False
+        if not ok or walls[cell]:
+            raise ValueError(
+                f"Layout: `{name}` must be a (row, col) of a free cell of the "
+                f"{walls.shape[0]}x{walls.shape[1]} grid, got {cell!r}"
+                + (" (a wall)" if ok else "")
+                + "."
+            )
+
     @property
     def height(self) -> int:
         return self.walls.shape[0]
@@ -112,7 +159,16 @@ class Layout:
 
 
 def _rows(text: str | Sequence[str]) -> list[str]:
+    check_type(
+        text,
+        "text",
+        (str, list, tuple),
+        where="parse_layout",
+        hint=f"Pass the layout as a string, one row per line: {LEGEND}.",
+    )
     if not isinstance(text, str):
+        for row in text:
+            check_type(row, "text", str, where="parse_layout", hint="Rows are strings.")
         text = "\n".join(text)
     rows = [line.strip() for line in textwrap.dedent(text).strip().splitlines()]
     if not rows:
@@ -143,14 +199,16 @@ def parse_layout(text: str | Sequence[str], check_reachable: bool = True) -> Lay
 
     Raises:
         ValueError: on a missing or repeated start, an unknown character, ragged
-            rows, no goal, or (with ``check_reachable``) an unreachable goal; the
-            message gives the row and column.
+            rows, or (with ``check_reachable``) an unreachable goal; the message
+            gives the row and column.
+        TypeError: ``text`` is not a string or a sequence of strings.
 
     Example:
         >>> layout = parse_layout("S.#G\\n..#.\\n....")
         >>> layout.start, layout.goals
         ((0, 0), ((0, 3),))
     """
+    check_type(check_reachable, "check_reachable", bool, where="parse_layout")
     rows = _rows(text)
     height, width = len(rows), len(rows[0])
     walls = np.zeros((height, width), dtype=bool)
@@ -179,10 +237,6 @@ def parse_layout(text: str | Sequence[str], check_reachable: bool = True) -> Lay
         raise ValueError(
             f"A layout needs exactly one start 'S', found {found}. Legend: {LEGEND}."
         )
-    if not goals:
-        raise ValueError(
-            f"The layout has no goal 'G'; add at least one. Legend: {LEGEND}."
-        )
     layout = Layout(walls, door_color, key_color, starts[0], tuple(goals))
     if check_reachable:
         _check_goals_reachable(layout)
@@ -197,6 +251,9 @@ def reachable_cells(layout: Layout) -> np.ndarray:
         >>> reachable_cells(parse_layout("S#G\\n..."))[0].tolist()
         [True, False, True]
     """
+    check_type(
+        layout, "layout", Layout, where="reachable_cells", hint="Use parse_layout."
+    )
     height, width = layout.walls.shape
     seen = {(layout.start, 0)}
     frontier = deque(seen)

@@ -13,6 +13,8 @@ Plain NumPy (no plotting library), so an image can be saved with any tool or sho
 
 import numpy as np
 
+from pinfer.validation import check_indices, check_static_int
+
 __all__ = ["GEM_COLORS", "KEY_RGB", "render_grid"]
 
 GEM_COLORS = (
@@ -66,15 +68,23 @@ def render_grid(params, cell=None, inventory=0, cell_size: int = 24) -> np.ndarr
         >>> render_grid(params, cell=0).shape
         (24, 72, 3)
     """
-    walls = np.asarray(params.walls)
+    where = "render_grid"
+    walls = getattr(params, "walls", None)
+    if walls is None:
+        raise TypeError(
+            f"{where}: `params` must be a GridParams, got {type(params).__name__}."
+        )
+    walls = np.asarray(walls)
     if walls.ndim != 2:
         raise ValueError(
-            f"render_grid draws one layout, got walls of shape {walls.shape}; pick one "
-            "with jax.tree.map(lambda x: x[i], params)."
+            f"{where}: `params` must hold one layout (it draws one), got walls of "
+            f"shape {walls.shape}; pick one with jax.tree.map(lambda x: x[i], params)."
         )
-    if cell_size < 4:
-        raise ValueError(f"cell_size must be >= 4 pixels, got {cell_size}.")
+    cell_size = check_static_int(cell_size, "cell_size", 4, where=where)
     height, width = walls.shape
+    if cell is not None:
+        check_indices(cell, "cell", height * width, where=where, what="cell")
+    check_indices(inventory, "inventory", 1 << 4, where=where, what="key bit mask")
     doors, keys = np.asarray(params.door_color), np.asarray(params.key_color)
     inventory = int(inventory)
     masks = _masks(cell_size)

@@ -1,4 +1,5 @@
-"""Gymnasium's toy-text environments as a ``TabularMDP``, read from their ``P`` tables.
+"""Gymnasium environments as a ``TabularMDP``: toy-text ones from their ``P`` tables,
+pinfer's own from their exact model.
 
 FrozenLake, CliffWalking and Taxi (Taxi-v4 in Gymnasium >= 1.3; v3 is deprecated)
 publish their exact dynamics as ``env.unwrapped.P``::
@@ -20,6 +21,10 @@ as ``TabularMDP`` promises; this changes only rows that Gymnasium never uses, be
 its episode has ended (FrozenLake's goal and holes are already absorbing; CliffWalking's
 goal and Taxi's delivered-passenger states are not). ``absorbing=False`` keeps every row
 exactly as in ``P``.
+
+pinfer's own environments, as ``gymnasium.make("pinfer.envs:pinfer/GridWorld-v0")``
+returns them (a ``GymnasiumEnv`` inside Gymnasium's wrappers), are unwrapped and give
+the model of the pure environment, ``env.tabular_mdp(params)``, exactly.
 """
 
 from collections import deque
@@ -29,20 +34,47 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from pinfer.envs.base import AbstractEnvironment
+from pinfer.envs.gridworld import GridWorld
+from pinfer.envs.gym_adapter import GymnasiumEnv
 from pinfer.planning import TabularMDP, validate_mdp
 from pinfer.types import Array, Float
+from pinfer.validation import check_type
 
 __all__ = ["from_gymnasium", "initial_distribution"]
 
 
-def _tables(env) -> tuple[dict, int, int, np.ndarray]:
-    base = getattr(env, "unwrapped", env)
+_ACCEPTED = (
+    "it reads Gymnasium's toy-text environments, whose model is a transition table "
+    "`P` (FrozenLake, CliffWalking, Taxi), and pinfer's own environments "
+    "(gymnasium.make('pinfer.envs:pinfer/GridWorld-v0'), a GymnasiumEnv), wrappers "
+    "included"
+)
+
+
+def _base(env, where: str):
+    """The innermost environment, refusing pinfer's pure environments with the fix."""
+    if isinstance(env, AbstractEnvironment):
+        raise TypeError(
+            f"{where}: `env` is pinfer's pure {type(env).__name__}, not a Gymnasium "
+            "environment; its model is env.tabular_mdp(params)."
+        )
+    return getattr(env, "unwrapped", env)
+
+
+def _pinfer_tabular(base) -> GymnasiumEnv | None:
+    """``base`` when it is pinfer's adapter around an environment with a model."""
+    if isinstance(base, GymnasiumEnv) and hasattr(base.env, "tabular_mdp"):
+        return base
+    return None
+
+
+def _tables(base) -> tuple[dict, int, int, np.ndarray]:
     table = getattr(base, "P", None)
     if not isinstance(table, dict):
         raise TypeError(
-            f"from_gymnasium needs an environment with a transition table `P` "
-            f"(FrozenLake, CliffWalking, Taxi), got {type(base).__name__}, which has "
-            "none."
+            f"from_gymnasium: cannot read `env`, a {type(base).__name__}, which has "
+            f"no transition table `P`: {_ACCEPTED}."
         )
     if getattr(base, "fickle_passenger", False):
         raise ValueError(
@@ -76,7 +108,8 @@ def _reachable(start: np.ndarray, table: dict, num_actions: int) -> np.ndarray:
 
 
 def initial_distribution(env) -> Float[Array, "S"]:
-    """``[S]`` start-state distribution of a toy-text environment.
+    """``[S]`` start-state distribution of a toy-text environment or of pinfer's
+    ``GridWorld`` (which starts on its start cell, holding no keys).
 
     Example:
         >>> import gymnasium
@@ -84,33 +117,42 @@ def initial_distribution(env) -> Float[Array, "S"]:
         >>> int(p0.argmax())
         36
     """
-    base = getattr(env, "unwrapped", env)
+    base = _base(env, "initial_distribution")
+    dtype = jax.dtypes.canonicalize_dtype(np.float64)
+    pinfer_env = _pinfer_tabular(base)
+    if pinfer_env is not None and isinstance(pinfer_env.env, GridWorld):
+        _, state = pinfer_env.env.reset(jax.random.key(0), pinfer_env.params)
+        index = pinfer_env.env.state_index(state)
+        return jax.nn.one_hot(index, pinfer_env.env.num_states, dtype=dtype)
     start = getattr(base, "initial_state_distrib", None)
     if start is None:
         raise TypeError(
-            f"{type(base).__name__} has no `initial_state_distrib`; only Gymnasium's "
-            "toy-text environments (FrozenLake, CliffWalking, Taxi) are supported."
+            f"initial_distribution: `env`, a {type(base).__name__}, has no "
+            "`initial_state_distrib`; it reads Gymnasium's toy-text environments "
+            "(FrozenLake, CliffWalking, Taxi) and pinfer's GridWorld, wrappers "
+            "included."
         )
-    return jnp.asarray(
-        np.asarray(start, dtype=jax.dtypes.canonicalize_dtype(np.float64))
-    )
+    return jnp.asarray(np.asarray(start, dtype=dtype))
 
 
 def from_gymnasium(env, absorbing: bool = True) -> TabularMDP:
     """The exact ``TabularMDP`` of a Gymnasium toy-text environment.
 
     Args:
-        env: ``gymnasium.make("FrozenLake-v1")`` and friends (wrappers are looked
-            through with ``env.unwrapped``).
+        env: ``gymnasium.make("FrozenLake-v1")`` and friends, or one of pinfer's
+            environments as Gymnasium makes it
+            (``gymnasium.make("pinfer.envs:pinfer/GridWorld-v0")``, a
+            ``GymnasiumEnv``); wrappers are looked through with ``env.unwrapped``.
         absorbing: make terminal states zero-reward self-loops (see the module
-            docstring); False keeps ``P``'s rows.
+            docstring); False keeps ``P``'s rows. pinfer's environments are
+            absorbing in their own steps, so both give their model.
 
     Returns:
         ``TabularMDP`` with ``transition [S, A, S]``, ``reward [S, A]`` (expected
         reward) and ``terminal [S]``, states and actions numbered as in Gymnasium.
 
     Raises:
-        TypeError: the environment has no ``P`` table.
+        TypeError: the environment has no ``P`` table and is not pinfer's.
         ValueError: ``P`` is not a model (fickle Taxi), is not stochastic, or lets a
             reachable state enter a terminal state without terminating.
 
@@ -119,8 +161,16 @@ def from_gymnasium(env, absorbing: bool = True) -> TabularMDP:
         >>> mdp = from_gymnasium(gymnasium.make("FrozenLake-v1", is_slippery=False))
         >>> mdp.transition.shape, int(mdp.terminal.sum())
         ((16, 4, 16), 5)
+        >>> grid = from_gymnasium(gymnasium.make("pinfer.envs:pinfer/GridWorld-v0"))
+        >>> grid.transition.shape
+        (40, 4, 40)
     """
-    table, num_states, num_actions, start = _tables(env)
+    check_type(absorbing, "absorbing", bool, where="from_gymnasium")
+    base = _base(env, "from_gymnasium")
+    pinfer_env = _pinfer_tabular(base)
+    if pinfer_env is not None:
+        return pinfer_env.env.tabular_mdp(pinfer_env.params)
+    table, num_states, num_actions, start = _tables(base)
     transition = np.zeros((num_states, num_actions, num_states))
     reward = np.zeros((num_states, num_actions))
     terminal = np.zeros(num_states, dtype=bool)

@@ -1,7 +1,9 @@
 """Demo: infer which gem an agent is heading for, from its moves alone.
 
-A Boltzmann-rational agent (beta = 2, discount 0.95, a cost of 1 per step, 10 for its
-gem) walks towards one of three gems. After every move, exact Bayesian inverse
+A Boltzmann-rational agent (beta = 2, discount 0.95) walks towards one of three gems.
+The world charges every step (``make_gridworld``'s default ``step_reward = -1``: the
+world owns the cost of a step) and the agent's gem is worth 10 on arrival; no extra
+``step_cost`` is added on top. After every move, exact Bayesian inverse
 planning (``pinfer.inverse.infer_goals``) updates the posterior over the gems, jointly
 with the agent's rationality on a grid and marginalised over it. The figure shows the
 path on the grid and the goal posterior over time.
@@ -28,7 +30,7 @@ G.....#...
 S#..#.#.#.
 ...##...#G
 """
-BETA, DISCOUNT, GOAL_VALUE, STEP_COST = 2.0, 0.95, 10.0, 1.0
+BETA, DISCOUNT, GOAL_VALUE = 2.0, 0.95, 10.0
 BETA_GRID = (0.5, 1.0, 2.0, 4.0)
 
 
@@ -41,11 +43,41 @@ class GoalReport(NamedTuple):
     figure: Path
 
 
+# Posteriors of goals the moves cannot yet tell apart are equal, so their lines
+# coincide: each goal gets its own line style and a hollow marker of its own size
+# (drawn largest first), so coinciding points show as nested markers and every line
+# stays visible; the true goal is drawn last, on top.
+_STYLES = (("--", "s", 11), (":", "o", 8), ("-.", "^", 6), ("--", "D", 4))
+
+
+def _plot_posterior(ax, posterior, colors, true_goal):
+    steps = np.arange(posterior.shape[0])
+    others = [g for g in range(posterior.shape[1]) if g != true_goal]
+    for rank, g in enumerate(others + [true_goal]):
+        line, marker, size = _STYLES[rank % len(_STYLES)]
+        if g == true_goal:
+            line, marker, size = "-", "o", 3.5
+        ax.plot(
+            steps,
+            posterior[:, g],
+            line,
+            color=colors[g],
+            lw=2.2 if g == true_goal else 1.8,
+            marker=marker,
+            ms=size,
+            mfc=colors[g] if g == true_goal else "none",
+            mew=1.5,
+            zorder=2 + rank,
+            label=f"gem {g}" + (" (true)" if g == true_goal else ""),
+        )
+
+
 def _plot(path, image, cell_size, cells, width, posterior, colors, true_goal):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, (ax0, ax1) = plt.subplots(
         1,
@@ -68,23 +100,14 @@ def _plot(path, image, cell_size, cells, width, posterior, colors, true_goal):
     )
     ax0.set_title(f"the agent's path (true goal: gem {true_goal})")
     ax0.set_axis_off()
-    steps = np.arange(posterior.shape[0])
-    for g in range(posterior.shape[1]):
-        style = "-" if g == true_goal else "--"
-        ax1.plot(
-            steps,
-            posterior[:, g],
-            style,
-            color=colors[g],
-            lw=2,
-            label=f"gem {g}" + (" (true)" if g == true_goal else ""),
-        )
+    _plot_posterior(ax1, posterior, colors, true_goal)
     ax1.set(
         xlabel="moves observed",
         ylabel="P(goal | moves)",
         ylim=(-0.02, 1.02),
         title="goal posterior (exact inverse planning, beta marginalised)",
     )
+    ax1.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax1.legend(loc="upper left")
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -103,17 +126,13 @@ def run_goal_inference(
     from pinfer.envs.render import GEM_COLORS
     from pinfer.inverse import infer_goals
 
-    env, params = make_gridworld(
-        LAYOUT, step_reward=0.0, goals_terminal=False, max_steps=num_steps
-    )
+    env, params = make_gridworld(LAYOUT, goals_terminal=False, max_steps=num_steps)
     world = env.tabular_mdp(params)
     goal_states = params.goal_cells
     agent = BoltzmannAgent(num_iterations=60)
     agent_params = PlannerParams(
         world,
-        StateGoal(
-            goal_states[true_goal], jnp.float32(GOAL_VALUE), jnp.float32(STEP_COST)
-        ),
+        StateGoal(goal_states[true_goal], jnp.float32(GOAL_VALUE)),
         jnp.float32(BETA),
         jnp.float32(DISCOUNT),
     )
@@ -131,7 +150,6 @@ def run_goal_inference(
         jnp.asarray(mask),
         num_iterations=60,
         goal_value=GOAL_VALUE,
-        step_cost=STEP_COST,
     )
     length = int(mask.sum())
     posterior = np.exp(np.asarray(result.log_goal_posterior))[: length + 1]

@@ -10,8 +10,8 @@ import pytest
 
 import pinfer.envs
 
-NAMES = ["base", "builders", "gridworld", "gym_adapter", "layouts", "registration"]
-NAMES += ["render", "toy_text"]
+NAMES = ["base", "builders", "grid_checks", "grid_params", "gridworld", "gym_adapter"]
+NAMES += ["layouts", "registration", "render", "toy_text"]
 MODULES = [importlib.import_module(f"pinfer.envs.{name}") for name in NAMES]
 
 

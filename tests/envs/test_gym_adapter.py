@@ -107,3 +107,13 @@ def test_spaces_render_and_misuse():
         GymnasiumEnv(object(), None)
     custom = gymnasium.make("pinfer/GridWorld-v0", layout="S.G", allow_stay=True)
     assert custom.action_space.n == 5 and custom.observation_space.n == 3
+
+
+@pytest.mark.parametrize("action", [7, -1, 1.5, "up", None])
+def test_adapter_names_a_bad_action(action):
+    env = GymnasiumEnv(*make_gridworld("S.G"))
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=rf"GymnasiumEnv.step: `action` .*{action!r}"):
+        env.step(action)
+    with pytest.raises(ValueError, match=r"0\.\.3 \(up, down, left, right\)"):
+        env.step(action)

@@ -40,7 +40,6 @@ def test_sequence_of_rows_and_builtin_layouts():
         ("S.G\n..S", "found 2 starts"),
         ("S.G\n.x.", r"Unknown character 'x' at row 1, column 1"),
         ("S.G\n..", "ragged: row 1 has 2 cells but row 0 has 3"),
-        ("S..\n...", "no goal"),
         ("", "empty"),
         ("S.G\n\n...", "Row 1 of the layout is blank"),
     ],

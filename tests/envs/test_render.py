@@ -41,8 +41,8 @@ def test_shape_dtype_and_contents():
 
 def test_render_rejects_batches_and_tiny_cells():
     _, batch = make_gridworld_batch([TEXT, TEXT])
-    with pytest.raises(ValueError, match="draws one layout"):
+    with pytest.raises(ValueError, match=r"`params` must hold one layout.*\(2, 2, 4\)"):
         render_grid(batch)
     _, params = make_gridworld(TEXT)
-    with pytest.raises(ValueError, match="cell_size must be >= 4"):
+    with pytest.raises(ValueError, match="`cell_size` must be an int >= 4, got 2"):
         render_grid(params, cell_size=2)

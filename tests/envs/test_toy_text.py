@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from pinfer.envs import from_gymnasium, initial_distribution
+from pinfer.envs import from_gymnasium, initial_distribution, make_gridworld
 
 TOY_TEXT = {
     "frozenlake4-slippery": ("FrozenLake-v1", {}),
@@ -195,3 +195,49 @@ def test_termination_that_is_not_a_state_property_is_rejected():
 
     with pytest.raises(ValueError, match="not from reachable state 0 with action 1"):
         from_gymnasium(Ambiguous())
+
+
+def assert_same_model(mdp, expected):
+    for name in ("transition", "reward", "terminal"):
+        np.testing.assert_array_equal(getattr(mdp, name), getattr(expected, name))
+
+
+@pytest.mark.parametrize(
+    ("env_id", "kwargs"),
+    [
+        ("pinfer.envs:pinfer/GridWorld-v0", {}),
+        ("pinfer/GridWorldSlippery-v0", {"max_steps": 7}),
+        ("pinfer/DoorsKeysGems-v0", {"allow_stay": True}),
+    ],
+)
+def test_pinfer_environments_give_their_exact_model(env_id, kwargs):
+    """``gymnasium.make`` wraps pinfer's own environments; ``from_gymnasium`` unwraps
+    them and returns the very model of the pure environment."""
+    wrapped = gymnasium.make(env_id, **kwargs)
+    assert wrapped is not wrapped.unwrapped  # Gymnasium's wrappers are in the way
+    base = wrapped.unwrapped
+    expected = base.env.tabular_mdp(base.params)
+    for env in (wrapped, gymnasium.wrappers.RecordEpisodeStatistics(wrapped)):
+        assert_same_model(from_gymnasium(env), expected)
+    start = int(base.params.start)
+    p0 = initial_distribution(wrapped)
+    assert p0.shape == (base.env.num_states,) and float(p0[start]) == 1.0
+    assert float(p0.sum()) == 1.0
+
+
+def test_wrapped_toy_text_environments_are_read_through_their_wrappers():
+    inner = gymnasium.make("FrozenLake-v1", is_slippery=False)
+    wrapped = gymnasium.wrappers.RecordEpisodeStatistics(inner)
+    assert_same_model(from_gymnasium(wrapped), from_gymnasium(inner))
+
+
+def test_unreadable_environments_are_named_with_what_is_accepted():
+    with pytest.raises(TypeError, match=r"CartPoleEnv.*FrozenLake.*pinfer"):
+        from_gymnasium(gymnasium.make("CartPole-v1"))
+    env, params = make_gridworld("S.G")
+    with pytest.raises(TypeError, match=r"GridWorld.*env.tabular_mdp\(params\)"):
+        from_gymnasium(env)
+    with pytest.raises(TypeError, match="`absorbing`.*'yes'"):
+        from_gymnasium(gymnasium.make("FrozenLake-v1"), absorbing="yes")
+    with pytest.raises(TypeError, match=r"int.*FrozenLake"):
+        initial_distribution(3)
