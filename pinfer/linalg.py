@@ -13,6 +13,12 @@ GPUs, where float32 matmuls default to TF32.
 Shapes are static; above :data:`UNROLL_MAX` columns the functions fall back to a
 matrix product at full float32 precision (``Precision.HIGHEST``, so not TF32 on a
 GPU; the unrolled program would grow quadratically).
+
+These functions run inside the filters' kernels, so they check only what is static:
+ranks, matching sizes and dtypes (numbers; a bool array would add as logical or),
+raising at trace time with the argument's name and shape. Values are not checked:
+the arithmetic is exact in its meaning, and a NaN or infinite entry propagates to
+every output it touches (as in ``@``), never to a plausible number.
 """
 
 import math
@@ -22,6 +28,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from pinfer.types import Array, Float, Scalar
+from pinfer.validation import check_array, check_static_int
 
 __all__ = ["UNROLL_MAX", "matvec", "dot", "rowvec_matmul_t", "cumsum", "weighted_sum"]
 
@@ -29,6 +36,22 @@ UNROLL_MAX = 16
 """Largest contracted dimension that is unrolled; larger ones use a matrix product."""
 
 _FULL = lax.Precision.HIGHEST  # float32 products stay float32 on GPUs (no TF32)
+
+
+def _operand(value, name: str, where: str, ndim: int | None, hint: str) -> Array:
+    """A numeric array of rank ``ndim`` (static checks only: free under ``jit``)."""
+    return check_array(value, name, where=where, ndim=ndim, dtype="number", hint=hint)
+
+
+def _match(where: str, name: str, array: Array, other: str, like: Array, axes):
+    """Raise unless ``array`` and ``like`` agree in the contracted sizes ``axes``."""
+    axis, like_axis = axes
+    if array.shape[axis] != like.shape[like_axis]:
+        raise ValueError(
+            f"{where}: `{name}` must have size {like.shape[like_axis]} along axis "
+            f"{axis} to match `{other}` of shape {tuple(like.shape)}, got shape "
+            f"{tuple(array.shape)}."
+        )
 
 
 def matvec(
@@ -41,17 +64,20 @@ def matvec(
         vector: ``[n]`` (under ``vmap``: one particle's vector).
 
     Returns:
-        ``[m]``, equal to ``matrix @ vector`` up to float rounding.
+        ``[m]``, equal to ``matrix @ vector`` up to float rounding; NaN where a NaN
+        (or ``inf * 0``) entry enters the sum.
+
+    Raises:
+        ValueError: the ranks or the sizes ``n`` do not match (at trace time).
+        TypeError: an argument is not numeric (bool).
 
     Example:
         >>> matvec(jnp.array([[1.0, 2.0], [3.0, 4.0]]), jnp.array([1.0, 1.0]))
         Array([3., 7.], dtype=float32)
     """
-    if matrix.ndim != 2 or vector.ndim != 1 or matrix.shape[1] != vector.shape[0]:
-        raise ValueError(
-            f"matvec needs a [m, n] matrix and an [n] vector, got shapes "
-            f"{matrix.shape} and {vector.shape}."
-        )
+    matrix = _operand(matrix, "matrix", "matvec", 2, "matrix is [m, n].")
+    vector = _operand(vector, "vector", "matvec", 1, "vector is [n].")
+    _match("matvec", "vector", vector, "matrix", matrix, (0, 1))
     n = matrix.shape[1]
     if n > UNROLL_MAX or n == 0:
         return jnp.matmul(matrix, vector, precision=_FULL)
@@ -64,12 +90,23 @@ def matvec(
 def dot(u: Float[Array, " n"], v: Float[Array, " n"]) -> Scalar:
     """``u @ v`` as an unrolled sum of products when ``n <= UNROLL_MAX``.
 
+    Args:
+        u, v: ``[n]`` vectors.
+
+    Returns:
+        The scalar ``sum_i u_i v_i``; NaN when a NaN entry enters the sum.
+
+    Raises:
+        ValueError: ``u`` and ``v`` are not vectors of one length (at trace time).
+        TypeError: an argument is not numeric (bool).
+
     Example:
         >>> dot(jnp.array([1.0, 2.0]), jnp.array([3.0, 4.0]))
         Array(11., dtype=float32)
     """
-    if u.ndim != 1 or u.shape != v.shape:
-        raise ValueError(f"dot needs two [n] vectors, got {u.shape} and {v.shape}.")
+    u = _operand(u, "u", "dot", 1, "u is [n].")
+    v = _operand(v, "v", "dot", 1, "v is [n].")
+    _match("dot", "v", v, "u", u, (0, 0))
     n = u.shape[0]
     if n > UNROLL_MAX or n == 0:
         return jnp.dot(u, v, precision=_FULL)
@@ -87,15 +124,25 @@ def rowvec_matmul_t(
     The population form of ``x -> matrix @ x`` (``N`` particles in the rows), for
     model methods that act on the whole population at once.
 
+    Args:
+        rows: ``[N, n]``, one vector per row.
+        matrix: ``[m, n]``.
+
+    Returns:
+        ``[N, m]``; a NaN entry of a row makes that row's outputs NaN.
+
+    Raises:
+        ValueError: the ranks or the sizes ``n`` do not match (at trace time).
+        TypeError: an argument is not numeric (bool).
+
     Example:
         >>> rowvec_matmul_t(jnp.ones((3, 2)), jnp.eye(2)).shape
         (3, 2)
     """
-    if rows.ndim != 2 or matrix.ndim != 2 or rows.shape[1] != matrix.shape[1]:
-        raise ValueError(
-            f"rowvec_matmul_t needs [N, n] rows and an [m, n] matrix, got shapes "
-            f"{rows.shape} and {matrix.shape}."
-        )
+    where = "rowvec_matmul_t"
+    rows = _operand(rows, "rows", where, 2, "rows is [N, n], one vector per row.")
+    matrix = _operand(matrix, "matrix", where, 2, "matrix is [m, n].")
+    _match(where, "matrix", matrix, "rows", rows, (1, 1))
     return jax.vmap(matvec, in_axes=(None, 0))(matrix, rows)
 
 
@@ -111,17 +158,32 @@ def cumsum(values: Array, axis: int = 0) -> Array:
     kernels cost launch overhead on a GPU, so resampling keeps ``jnp.cumsum``.
 
     Args:
-        values: any array.
-        axis: the axis to sum along.
+        values: a numeric array of at least one dimension (a bool array is
+            rejected: ``jnp.add`` of bools is a logical or).
+        axis: the axis to sum along (static; negative counts from the end).
 
     Returns:
-        An array of ``values``' shape and dtype.
+        An array of ``values``' shape and dtype; from a NaN entry on, the sums
+        along ``axis`` are NaN.
+
+    Raises:
+        ValueError: ``values`` is a scalar or ``axis`` is out of range.
+        TypeError: ``values`` is not numeric or ``axis`` is not a static int.
 
     Example:
         >>> cumsum(jnp.array([1, 2, 3]))
         Array([1, 3, 6], dtype=int32)
     """
-    return lax.associative_scan(jnp.add, values, axis=axis)
+    values = _operand(values, "values", "cumsum", None, "")
+    if values.ndim == 0:
+        raise ValueError(
+            "cumsum: `values` must have at least one dimension, got shape (). "
+            "A scalar has nothing to sum along."
+        )
+    axis = check_static_int(
+        axis, "axis", -values.ndim, where="cumsum", maximum=values.ndim - 1
+    )
+    return lax.associative_scan(jnp.add, values, axis=axis % values.ndim)
 
 
 REDUCE_WIDTH = 64
@@ -144,23 +206,33 @@ def weighted_sum(
     float rounding, not bit for bit.
 
     Args:
-        weights: ``[N]``.
+        weights: ``[N]``, any real numbers (normalised or not).
         values: ``[N, ...]``, any trailing shape.
 
     Returns:
-        ``values.shape[1:]``, in the promoted dtype of ``weights`` and ``values``.
+        ``values.shape[1:]``, in the promoted dtype of ``weights`` and ``values``;
+        NaN where a NaN weight or value enters the sum.
+
+    Raises:
+        ValueError: ``weights`` is not ``[N]`` for ``values`` ``[N, ...]`` (at trace
+            time).
+        TypeError: an argument is not numeric (bool).
 
     Example:
         >>> weighted_sum(jnp.array([0.25, 0.75]), jnp.array([[1.0, 0.0], [0.0, 4.0]]))
         Array([0.25, 3.  ], dtype=float32)
     """
+    where = "weighted_sum"
+    weights = _operand(weights, "weights", where, 1, "weights is [N].")
+    values = _operand(values, "values", where, None, "values is [N, ...].")
+    if values.ndim == 0:
+        raise ValueError(
+            "weighted_sum: `values` must have a leading particle axis [N, ...], got "
+            "shape ()."
+        )
+    _match(where, "weights", weights, "values", values, (0, 0))
     n = values.shape[0]
     k = math.prod(values.shape[1:])
-    if weights.shape != (n,):
-        raise ValueError(
-            f"weighted_sum needs [N] weights for [N, ...] values, got shapes "
-            f"{weights.shape} and {values.shape}."
-        )
     if n == 0 or k == 0 or k > REDUCE_WIDTH:
         return jnp.tensordot(weights, values, 1)
     per_row = REDUCE_WIDTH // k

@@ -8,6 +8,9 @@ element would report on its own).
 
     progress_scan(f, init, xs, progress=True)      # a bar of `length` steps
     report_fraction(bar_id, fraction, progress=True)  # a 0..1 bar for while loops
+
+Arguments are checked when the driver is traced (the flags, ids and lengths are
+static); a fraction is range-checked only when it is concrete.
 """
 
 import itertools
@@ -19,6 +22,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from pinfer.validation import (
+    check_array,
+    check_callable,
+    check_range,
+    check_static_int,
+    check_type,
+)
+
 __all__ = ["progress_scan", "new_bar_id", "report_fraction", "close_bar"]
 
 _BARS: dict[int, Any] = {}
@@ -27,8 +38,24 @@ _IDS = itertools.count()
 
 
 def new_bar_id() -> int:
-    """A fresh integer id naming one progress bar (a static Python int)."""
+    """A fresh integer id naming one progress bar (a static Python int).
+
+    Example:
+        >>> isinstance(new_bar_id(), int)
+        True
+    """
     return next(_IDS)
+
+
+def _check_flags(progress: Any, desc: Any, where: str) -> None:
+    check_type(
+        progress,
+        "progress",
+        (bool, np.bool_),
+        where=where,
+        hint="It is static: True draws a bar, False traces nothing.",
+    )
+    check_type(desc, "desc", str, where=where, hint="The bar's label.")
 
 
 def _bar(bar_id: int, total: float, desc: str):
@@ -43,7 +70,15 @@ def _bar(bar_id: int, total: float, desc: str):
 
 
 def close_bar(bar_id: int) -> None:
-    """Close and forget bar ``bar_id`` (host side; safe to call twice)."""
+    """Close and forget bar ``bar_id`` (host side; safe to call twice).
+
+    Raises:
+        TypeError: ``bar_id`` is not an int (an id from :func:`new_bar_id`).
+
+    Example:
+        >>> close_bar(new_bar_id())  # no bar drawn under that id: nothing to close
+    """
+    bar_id = check_static_int(bar_id, "bar_id", 0, where="close_bar")
     with _LOCK:
         bar = _BARS.pop(bar_id, None)
     if bar is not None:
@@ -70,16 +105,33 @@ def progress_scan(
     """``lax.scan`` that optionally draws a host progress bar.
 
     Args:
-        f, init, xs, length: as :func:`jax.lax.scan`.
-        progress: draw a ``tqdm`` bar with one tick per step (static).
+        f, init, xs, length: as :func:`jax.lax.scan` (``length`` a static int
+            >= 0; needed when ``xs`` is None).
+        progress: draw a ``tqdm`` bar with one tick per step (static bool).
         desc: the bar's label.
 
     Returns:
         ``(final_carry, stacked_outputs)`` exactly as ``lax.scan``.
 
+    Raises:
+        TypeError: ``f`` is not callable, ``progress`` is not a bool, ``desc`` not
+            a string, or ``length`` not a static int.
+        ValueError: ``length`` is negative, or neither ``xs`` nor ``length`` gives
+            the number of steps.
+
     Example:
         >>> carry, ys = progress_scan(lambda c, x: (c + x, c), 0.0, jnp.arange(3.0))
     """
+    where = "progress_scan"
+    check_callable(f, "f", where=where, hint="It maps (carry, x) to (carry, y).")
+    _check_flags(progress, desc, where)
+    if length is not None:
+        length = check_static_int(length, "length", 0, where=where)
+    elif not jax.tree_util.tree_leaves(xs):
+        raise ValueError(
+            f"{where}: `xs` is {xs!r} and `length` is None: pass the number of "
+            "steps as `length` when there is nothing to scan over."
+        )
     if not progress:
         return jax.lax.scan(f, init, xs, length=length)
     if length is None:
@@ -103,6 +155,8 @@ def progress_scan(
 
 
 def _update_fraction(bar_id: int, desc: str, fraction: np.ndarray) -> None:
+    if np.isnan(fraction):
+        return  # a traced NaN (unchecked inside jit) is not drawn
     bar = _bar(bar_id, 1.0, desc)
     value = float(np.clip(fraction, 0.0, 1.0))
     bar.update(round(value - bar.n, 6))
@@ -118,9 +172,26 @@ def report_fraction(
     The bar closes itself when the fraction reaches 1. With ``progress=False`` this
     traces nothing.
 
+    Args:
+        bar_id: the bar's id, from :func:`new_bar_id` (static).
+        fraction: a real scalar in ``[0, 1]`` (checked when concrete; a traced
+            value outside is clipped for display, a NaN is not drawn).
+        progress: draw the bar (static bool).
+        desc: the bar's label.
+
+    Raises:
+        TypeError: ``bar_id`` is not an int, ``fraction`` not a real number,
+            ``progress`` not a bool or ``desc`` not a string.
+        ValueError: ``fraction`` is not a scalar, or (concrete) outside ``[0, 1]``.
+
     Example:
         >>> bar = new_bar_id()
         >>> report_fraction(bar, jnp.float32(0.5), progress=True)  # doctest: +SKIP
     """
+    where = "report_fraction"
+    bar_id = check_static_int(bar_id, "bar_id", 0, where=where)
+    _check_flags(progress, desc, where)
+    check_array(fraction, "fraction", where=where, ndim=0, dtype="number")
+    check_range(fraction, "fraction", where=where, low=0.0, high=1.0)
     if progress:
         jax.debug.callback(lambda f: _update_fraction(bar_id, desc, f), fraction)

@@ -24,6 +24,11 @@ The numbers differ from ``jax.random.normal(key, shape)`` but have the same law;
 statistical checks are in ``tests/test_rng_quality.py``. Keys of other
 implementations (``rbg``, ``philox4x32``, ...), dtypes other than float32, and draws
 of 2**32 counters or more fall back to ``jax.random.normal``.
+
+Both functions run inside the filters' kernels, so they check only what is static
+(the key's type, the shape's entries, dtypes; free at trace time) and raise with the
+argument's name and value: a signed word would shift arithmetically and hash to
+other bits, and a float shape entry would be truncated.
 """
 
 import math
@@ -34,6 +39,7 @@ import numpy as np
 from jax import lax
 
 from pinfer.types import Array, Float, PRNGKey, UInt
+from pinfer.validation import check_key, check_static_int
 
 __all__ = ["normal", "threefry2x32"]
 
@@ -44,6 +50,24 @@ _MAX_COUNTERS = 1 << 32
 
 def _rotate_left(value: Array, distance: int) -> Array:
     return (value << np.uint32(distance)) | (value >> np.uint32(32 - distance))
+
+
+def _check_words(value, name: str, shape: tuple[int, ...] | None) -> Array:
+    """A uint32 array (of ``shape``, when given): static checks only."""
+    array = value if isinstance(value, jax.Array) else jnp.asarray(value)
+    if array.dtype != jnp.uint32:
+        raise TypeError(
+            f"threefry2x32: `{name}` must be uint32, got dtype {array.dtype}. Cast "
+            "with .astype(jnp.uint32) (signed words shift arithmetically and give "
+            "other bits)."
+        )
+    if shape is not None and tuple(array.shape) != shape:
+        want = "[" + ", ".join(str(d) for d in shape) + "]"
+        raise ValueError(
+            f"threefry2x32: `{name}` must have shape {want}, got shape "
+            f"{tuple(array.shape)}."
+        )
+    return array
 
 
 def threefry2x32(
@@ -65,11 +89,22 @@ def threefry2x32(
     Returns:
         The two output words, each of the counters' shape.
 
+    Raises:
+        TypeError: a word is not uint32 (checked at trace time).
+        ValueError: a key word is not a scalar, or the counters' shapes differ.
+
     Example:
         >>> words = jax.random.key_data(jax.random.key(0))
         >>> count = jnp.arange(4, dtype=jnp.uint32)
         >>> out0, out1 = threefry2x32(words[0], words[1], jnp.zeros_like(count), count)
     """
+    key0, key1 = _check_words(key0, "key0", ()), _check_words(key1, "key1", ())
+    count0 = _check_words(count0, "count0", None)
+    count1 = _check_words(count1, "count1", tuple(count0.shape))
+    return _threefry(key0, key1, count0, count1)
+
+
+def _threefry(key0: Array, key1: Array, count0: Array, count1: Array):
     schedule = (key0, key1, key0 ^ key1 ^ _PARITY)
     x0, x1 = count0 + schedule[0], count1 + schedule[1]
     for block in range(5):
@@ -107,24 +142,39 @@ def normal(
 
     Args:
         key: a typed PRNG key (``jax.random.key``); threefry keys take the fast path.
-        shape: output shape (static), e.g. ``(num_particles, dim)``.
+            A legacy ``uint32[2]`` key falls back to ``jax.random.normal``.
+        shape: output shape (static ints >= 0), e.g. ``(num_particles, dim)``; an
+            int ``n`` means ``(n,)``.
         dtype: floating dtype; float32 takes the fast path.
 
     Returns:
         ``shape`` array of standard normals (``dtype``).
 
+    Raises:
+        TypeError: ``key`` is not a PRNG key, an entry of ``shape`` is not an int,
+            or ``dtype`` is not floating.
+        ValueError: ``key`` is a batch of keys, or an entry of ``shape`` is < 0.
+
     Example:
         >>> normal(jax.random.key(0), (1000, 4)).shape
         (1000, 4)
     """
-    shape = tuple(int(d) for d in shape)
+    check_key(key, where="normal")
+    if not isinstance(shape, (tuple, list)):
+        shape = (shape,)
+    shape = tuple(check_static_int(d, "shape", 0, where="normal") for d in shape)
+    if not jnp.issubdtype(dtype, jnp.inexact):
+        raise TypeError(
+            f"normal: `dtype` must be a floating dtype, got {jnp.dtype(dtype)}. Pass "
+            "jnp.float32 (the fast path) or jnp.float64."
+        )
     size = math.prod(shape)
     num_counters = (size + 1) // 2
     if not _fast_path(key, num_counters, dtype):
         return jax.random.normal(key, shape, dtype)
     words = jax.random.key_data(key)
     counters = lax.iota(jnp.uint32, num_counters)
-    first, second = threefry2x32(words[0], words[1], jnp.zeros_like(counters), counters)
+    first, second = _threefry(words[0], words[1], jnp.zeros_like(counters), counters)
     bits = jnp.concatenate([first, second])
     if bits.shape[0] != size:
         bits = bits[:size]

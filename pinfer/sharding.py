@@ -34,6 +34,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from pinfer.types import ArrayTree
+from pinfer.validation import check_callable, check_static_int, check_type
 
 __all__ = [
     "constrain_particles",
@@ -57,24 +58,65 @@ def particle_mesh(
     Returns:
         A ``jax.sharding.Mesh`` of shape ``{axis_name: len(devices)}``.
 
+    Raises:
+        TypeError: an entry of ``devices`` is not a ``jax.Device``, or ``axis_name``
+            is not a string.
+        ValueError: ``devices`` is empty, or ``axis_name`` is empty.
+
     Example:
         >>> mesh = particle_mesh()
         >>> mesh.axis_names
         ('particles',)
     """
-    devices = jax.devices() if devices is None else list(devices)
+    where = "particle_mesh"
+    _check_axis_name(axis_name, where)
+    if axis_name == "":
+        raise ValueError(f"{where}: `axis_name` must be a non-empty string, got ''.")
+    if devices is None:
+        devices = jax.devices()
+    else:
+        check_type(devices, "devices", (list, tuple, np.ndarray), where=where)
+        for device in np.ravel(np.asarray(devices, dtype=object)):
+            check_type(
+                device,
+                "devices",
+                jax.Device,
+                where=where,
+                hint="Pass jax.Device objects, e.g. jax.devices()[:4].",
+            )
+        devices = list(devices)
     if len(devices) == 0:
-        raise ValueError("particle_mesh: got no devices; pass at least one.")
+        raise ValueError(f"{where}: `devices` is empty; pass at least one device.")
     return Mesh(np.asarray(devices), (axis_name,))
 
 
-def _axis(mesh: Mesh, axis_name: str | None) -> tuple[str, int]:
+def _check_axis_name(axis_name: Any, where: str) -> None:
+    check_type(
+        axis_name,
+        "axis_name",
+        str,
+        where=where,
+        hint='The name of a mesh axis, e.g. "particles".',
+    )
+
+
+def _axis(mesh: Mesh, axis_name: str | None, where: str) -> tuple[str, int]:
     """The mesh axis to shard over (default: the mesh's first) and its device count."""
+    check_type(
+        mesh,
+        "mesh",
+        Mesh,
+        where=where,
+        hint="Build one with pinfer.sharding.particle_mesh().",
+    )
+    if axis_name is not None:
+        _check_axis_name(axis_name, where)
     name = mesh.axis_names[0] if axis_name is None else axis_name
     if name not in mesh.axis_names:
         raise ValueError(
-            f"Mesh has no axis {name!r}; its axes are {mesh.axis_names}. Pass one of "
-            "them as `axis_name` or build the mesh with `particle_mesh(axis_name=...)`."
+            f"{where}: `axis_name` must name an axis of the mesh, got {name!r}; its "
+            f"axes are {mesh.axis_names}. Pass one of them or build the mesh with "
+            "`particle_mesh(axis_name=...)`."
         )
     return name, mesh.shape[name]
 
@@ -116,7 +158,7 @@ def particle_sharding(mesh: Mesh, axis_name: str | None = None) -> NamedSharding
         >>> particle_sharding(particle_mesh()).spec
         PartitionSpec('particles',)
     """
-    name, _ = _axis(mesh, axis_name)
+    name, _ = _axis(mesh, axis_name, "particle_sharding")
     return NamedSharding(mesh, PartitionSpec(name))
 
 
@@ -145,7 +187,7 @@ def shard_particles(
         >>> x.sharding.spec
         PartitionSpec('particles',)
     """
-    name, count = _axis(mesh, axis_name)
+    name, count = _axis(mesh, axis_name, "shard_particles")
     _check_leaves("shard_particles", tree, count, name)
     return jax.device_put(tree, NamedSharding(mesh, PartitionSpec(name)))
 
@@ -167,6 +209,13 @@ def replicate(tree: ArrayTree, mesh: Mesh) -> ArrayTree:
         >>> y.sharding.is_fully_replicated
         True
     """
+    check_type(
+        mesh,
+        "mesh",
+        Mesh,
+        where="replicate",
+        hint="Build one with pinfer.sharding.particle_mesh().",
+    )
     return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
 
 
@@ -193,7 +242,7 @@ def constrain_particles(
         >>> f(jnp.ones((8, 2))).sharding.is_equivalent_to(particle_sharding(mesh), 2)
         True
     """
-    name, count = _axis(mesh, axis_name)
+    name, count = _axis(mesh, axis_name, "constrain_particles")
     _check_leaves("constrain_particles", tree, count, name)
     return jax.lax.with_sharding_constraint(
         tree, NamedSharding(mesh, PartitionSpec(name))
@@ -239,6 +288,8 @@ def sharded(
 
     Raises:
         ValueError: ``num_particles`` is not a positive multiple of the device count.
+        TypeError: ``fn`` is not callable, ``mesh`` is not a ``Mesh``, or
+            ``num_particles`` is not a static int.
 
     Example:
         >>> from functools import partial
@@ -251,13 +302,11 @@ def sharded(
         >>> result.particles.sharding.num_devices  # on 8 devices  # doctest: +SKIP
         8
     """
-    name, count = _axis(mesh, axis_name)
-    if not isinstance(num_particles, (int, np.integer)) or num_particles <= 0:
-        raise ValueError(
-            f"sharded: `num_particles` must be a positive int, got {num_particles!r}."
-        )
+    check_callable(fn, "fn", where="sharded")
+    name, count = _axis(mesh, axis_name, "sharded")
+    num_particles = check_static_int(num_particles, "num_particles", 1, where="sharded")
     what = f"num_particles is {num_particles}"
-    _check_divisible("sharded", what, int(num_particles), count, name)
+    _check_divisible("sharded", what, num_particles, count, name)
 
     def place(leaf: Any) -> Any:
         if not isinstance(leaf, jax.Array):

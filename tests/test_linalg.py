@@ -52,13 +52,15 @@ def test_unrolled_forms_are_differentiable():
     assert np.all(np.abs(np.asarray(grad) - 2 * m64.T @ (m64 @ v64)) <= bound)
 
 
-def test_shape_errors_name_the_shapes():
-    with pytest.raises(ValueError, match=r"\(2, 3\) and \(4,\)"):
+def test_shape_errors_name_the_argument_and_the_shapes():
+    with pytest.raises(ValueError, match=r"`vector`.*\(2, 3\).*\(4,\)"):
         linalg.matvec(jnp.ones((2, 3)), jnp.ones(4))
-    with pytest.raises(ValueError, match=r"\(3,\) and \(2,\)"):
+    with pytest.raises(ValueError, match=r"`v`.*\(3,\).*\(2,\)"):
         linalg.dot(jnp.ones(3), jnp.ones(2))
-    with pytest.raises(ValueError, match=r"\(5, 3\) and \(2, 4\)"):
+    with pytest.raises(ValueError, match=r"`matrix`.*\(5, 3\).*\(2, 4\)"):
         linalg.rowvec_matmul_t(jnp.ones((5, 3)), jnp.ones((2, 4)))
+    with pytest.raises(ValueError, match=r"`matrix`.*2 dimension.*\(3,\)"):
+        linalg.matvec(jnp.ones(3), jnp.ones(3))
 
 
 @pytest.mark.parametrize("size", [1, 2, 7, 1000, 100_003])
@@ -105,5 +107,54 @@ def test_weighted_sum_vmaps_promotes_and_checks_shapes():
     counts = jnp.arange(12).reshape(3, 4)  # integer particles promote to float
     got = linalg.weighted_sum(jnp.array([0.5, 0.25, 0.25]), counts)
     np.testing.assert_allclose(got, [3.0, 4.0, 5.0, 6.0])
-    with pytest.raises(ValueError, match=r"\(3,\) and \(4, 2\)"):
+    with pytest.raises(ValueError, match=r"`weights`.*\(4, 2\).*\(3,\)"):
         linalg.weighted_sum(jnp.ones(3), jnp.ones((4, 2)))
+
+
+def test_bool_and_non_numeric_inputs_are_rejected():
+    # Bools once went through as logical and / or: [True, True] @ [True, True]
+    # gave True, not 2.
+    yes = jnp.array([True, True])
+    with pytest.raises(TypeError, match=r"matvec: `matrix`.*bool"):
+        linalg.matvec(yes[None, :], yes.astype(jnp.float32))
+    with pytest.raises(TypeError, match=r"dot: `v`.*bool"):
+        linalg.dot(jnp.ones(2), yes)
+    with pytest.raises(TypeError, match=r"cumsum: `values`.*bool"):
+        linalg.cumsum(jnp.array([True, True, True]))
+    with pytest.raises(TypeError, match=r"weighted_sum: `weights`.*bool"):
+        linalg.weighted_sum(yes, jnp.ones((2, 3)))
+    with pytest.raises(TypeError, match=r"rowvec_matmul_t: `rows`"):
+        linalg.rowvec_matmul_t("rows", jnp.eye(2))
+
+
+def test_cumsum_checks_its_axis_and_rank():
+    with pytest.raises(ValueError, match=r"`axis`.*2"):
+        linalg.cumsum(jnp.ones((3, 4)), axis=2)
+    with pytest.raises(TypeError, match=r"`axis`.*1\.0"):
+        linalg.cumsum(jnp.ones((3, 4)), axis=1.0)
+    with pytest.raises(ValueError, match=r"`values`.*\(\)"):
+        linalg.cumsum(jnp.float32(1.0))
+    np.testing.assert_array_equal(linalg.cumsum(jnp.ones((2, 3)), axis=-1)[:, -1], 3)
+
+
+def test_nan_propagates_as_documented():
+    # Pure arithmetic: a NaN entry makes the entries it touches NaN, never a number.
+    nan_vector = jnp.array([1.0, jnp.nan])
+    assert np.isnan(np.asarray(linalg.matvec(jnp.ones((3, 2)), nan_vector))).all()
+    assert np.isnan(float(linalg.dot(jnp.ones(2), nan_vector)))
+    assert np.isnan(np.asarray(linalg.weighted_sum(nan_vector, jnp.ones((2, 3))))).all()
+    assert np.isnan(np.asarray(linalg.cumsum(nan_vector))[1])
+
+
+def test_checks_are_static_under_jit():
+    # Shapes and dtypes are checked at trace time; the compiled program holds only
+    # the arithmetic (no host callbacks, no value checks).
+    jaxpr = jax.make_jaxpr(linalg.matvec)(jnp.ones((2, 3)), jnp.ones(3))
+    assert {eqn.primitive.name for eqn in jaxpr.eqns} <= {
+        "mul",
+        "add",
+        "slice",
+        "squeeze",
+    }
+    with pytest.raises(ValueError, match=r"`vector`.*\(4,\)"):
+        jax.jit(linalg.matvec)(jnp.ones((2, 3)), jnp.ones(4))

@@ -175,3 +175,33 @@ def test_normal_under_x64_keeps_float32_bits_and_falls_back_for_float64():
         np.testing.assert_array_equal(wide, jax.random.normal(key, (4, 3), jnp.float64))
     assert same.dtype == jnp.float32 and wide.dtype == jnp.float64
     np.testing.assert_array_equal(same, expected)
+
+
+def test_threefry_rejects_signed_words():
+    # Signed words shift arithmetically: a different (wrong) hash, once silently.
+    words = jax.random.key_data(jax.random.key(0))
+    count = jnp.arange(4, dtype=jnp.uint32)
+    with pytest.raises(TypeError, match=r"threefry2x32: `key0`.*int32"):
+        threefry2x32(words[0].astype(jnp.int32), words[1], count, count)
+    with pytest.raises(TypeError, match=r"`count1`.*int32"):
+        threefry2x32(words[0], words[1], count, count.astype(jnp.int32))
+    with pytest.raises(ValueError, match=r"`count1`.*\[4\].*\(3,\)"):
+        threefry2x32(words[0], words[1], count, count[:3])
+    with pytest.raises(ValueError, match=r"`key1`.*\(2,\)"):
+        threefry2x32(words[0], words, count, count)
+
+
+def test_normal_checks_key_shape_and_dtype():
+    key = jax.random.key(0)
+    with pytest.raises(TypeError, match=r"normal: `shape`.*2\.5"):
+        normal(key, (2.5,))  # once truncated silently to (2,)
+    with pytest.raises(ValueError, match=r"normal: `shape`.*-1"):
+        normal(key, (3, -1))
+    with pytest.raises(TypeError, match=r"normal: `key`.*jax\.random\.key"):
+        normal(0, (3,))
+    with pytest.raises(ValueError, match=r"normal: `key`.*\(2,\)"):
+        normal(jax.random.split(key), (3,))
+    with pytest.raises(TypeError, match=r"normal: `dtype`.*int32"):
+        normal(key, (3,), jnp.int32)
+    assert normal(key, 3).shape == (3,)
+    np.testing.assert_array_equal(normal(key, 3), normal(key, (3,)))

@@ -36,7 +36,7 @@ def test_particle_mesh_defaults_and_custom_axis():
     assert mesh.shape["particles"] == len(jax.devices())
     agents = sharding.particle_mesh(jax.devices()[:1], axis_name="agents")
     assert agents.axis_names == ("agents",)
-    with pytest.raises(ValueError, match="no devices"):
+    with pytest.raises(ValueError, match="`devices` is empty"):
         sharding.particle_mesh([])
 
 
@@ -54,7 +54,7 @@ def test_shard_particles_errors_teach():
     mesh = sharding.particle_mesh()
     with pytest.raises(ValueError, match=r"\['s'\] is a scalar.*replicate"):
         sharding.shard_particles({"s": jnp.float32(1.0)}, mesh)
-    with pytest.raises(ValueError, match="no axis 'agents'.*'particles'"):
+    with pytest.raises(ValueError, match="`axis_name`.*'agents'.*'particles'"):
         sharding.shard_particles(jnp.zeros(4), mesh, axis_name="agents")
 
 
@@ -96,9 +96,32 @@ def test_sharded_float64():
 
 def test_sharded_rejects_bad_num_particles():
     mesh = sharding.particle_mesh()
-    for bad in (0, -8, 2.5):
-        with pytest.raises(ValueError, match="positive int"):
+    for bad in (0, -8):
+        with pytest.raises(ValueError, match=rf"`num_particles`.*{bad}"):
             sharding.sharded(lambda x: x, mesh, bad)
+    for bad in (2.5, "8", True):
+        with pytest.raises(TypeError, match=r"`num_particles`.*static Python int"):
+            sharding.sharded(lambda x: x, mesh, bad)
+
+
+def test_arguments_of_the_wrong_kind_name_themselves():
+    mesh = sharding.particle_mesh()
+    with pytest.raises(TypeError, match=r"sharded: `fn`.*3"):
+        sharding.sharded(3, mesh, 8)
+    with pytest.raises(TypeError, match=r"sharded: `mesh`.*Mesh.*list"):
+        sharding.sharded(lambda x: x, jax.devices(), 8)
+    with pytest.raises(TypeError, match=r"shard_particles: `mesh`.*Mesh"):
+        sharding.shard_particles(jnp.zeros(4), "mesh")
+    with pytest.raises(TypeError, match=r"replicate: `mesh`"):
+        sharding.replicate(jnp.zeros(4), None)
+    with pytest.raises(TypeError, match=r"particle_mesh: `devices`.*'cpu'"):
+        sharding.particle_mesh(["cpu"])
+    with pytest.raises(TypeError, match=r"particle_mesh: `axis_name`.*3"):
+        sharding.particle_mesh(axis_name=3)
+    with pytest.raises(TypeError, match=r"particle_sharding: `axis_name`"):
+        sharding.particle_sharding(mesh, axis_name=0)
+    with pytest.raises(ValueError, match=r"constrain_particles: `axis_name`.*'agents'"):
+        sharding.constrain_particles(jnp.zeros(4), mesh, axis_name="agents")
 
 
 # ---------------------------------------------------------------- eight devices
