@@ -1,8 +1,10 @@
 """Planning over tabular MDPs: value iteration, soft value iteration, Boltzmann
 policies, budget-limited planners, and agent goals / reward weights on top of a
-world's MDP."""
+world's MDP. Deterministic worlds (``TabularMDP.successors``) plan by gathers instead
+of dense expectations."""
 
 from pinfer.planning.budget import BudgetResult, budget_limited_planning
+from pinfer.planning.expectation import expected_next
 from pinfer.planning.goals import (
     arrival_features,
     goal_reward,
@@ -36,6 +38,7 @@ __all__ = [
     "bellman_q",
     "boltzmann_policy",
     "budget_limited_planning",
+    "expected_next",
     "finite_horizon_value_iteration",
     "goal_reward",
     "greedy_policy",

@@ -25,13 +25,14 @@ from typing import NamedTuple
 import jax.numpy as jnp
 from jax import lax
 
+from pinfer.planning._checks import check_beta
 from pinfer.planning.mdp import TabularMDP
-from pinfer.planning.soft import boltzmann_policy
+from pinfer.planning.soft import _boltzmann
 from pinfer.planning.value_iteration import (
     ValueFn,
     _sweep,
     _zero_values,
-    check_discount,
+    check_planner,
     max_value,
 )
 from pinfer.types import Array, Float
@@ -69,7 +70,8 @@ def budget_limited_planning(
     Args:
         mdp: the MDP (one layout; ``vmap`` for many).
         discount: scalar in ``[0, 1]``.
-        beta: Boltzmann rationality of the read-out policy (may be traced).
+        beta: scalar Boltzmann rationality ``>= 0`` of the read-out policy, finite
+            (may be traced).
         max_budget: the largest budget ``K >= 0`` (static).
         value_fn: ``[S, A] -> [S]`` backup, :func:`max_value` (default) or
             ``functools.partial(soft_value, beta=...)``.
@@ -88,8 +90,10 @@ def budget_limited_planning(
         >>> jnp.exp(result.log_policies[3, 0, 1]) > 0.99
         Array(True, dtype=bool)
     """
-    max_budget = check_static_int(max_budget, "max_budget", 0)
-    check_discount(discount)
+    where = "budget_limited_planning"
+    check_planner(mdp, discount, value_fn, where)
+    beta = check_beta(beta, where)
+    max_budget = check_static_int(max_budget, "max_budget", 0, where=where)
 
     def body(values, _):
         return _sweep(mdp, discount, value_fn, values)
@@ -97,4 +101,4 @@ def budget_limited_planning(
     _, planned = lax.scan(body, _zero_values(mdp, discount), length=max_budget)
     no_plan = jnp.zeros((1, *planned.shape[1:]), planned.dtype)
     q_values = jnp.concatenate([no_plan, planned])
-    return BudgetResult(q_values, boltzmann_policy(q_values, beta))
+    return BudgetResult(q_values, _boltzmann(q_values, beta))

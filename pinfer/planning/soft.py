@@ -22,25 +22,17 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
-from pinfer.planning.mdp import TabularMDP
-from pinfer.planning.value_iteration import (
-    VIResult,
-    _concrete_scalar,
-    value_iteration,
+from pinfer.planning._checks import (
+    check_beta,
+    check_beta_shape,
+    check_q_values,
+    check_scalar,
 )
+from pinfer.planning.mdp import TabularMDP
+from pinfer.planning.value_iteration import VIResult, _iterate
 from pinfer.types import Array, Float
 
 __all__ = ["soft_value", "soft_value_iteration", "boltzmann_policy", "greedy_policy"]
-
-
-def _check_beta(beta) -> None:
-    value = _concrete_scalar(beta)
-    if value is not None and not value > 0.0:
-        raise ValueError(
-            f"beta must be > 0 for a soft value, got {value}: the soft value divides "
-            "by beta. beta -> 0 is the uniformly random agent; use "
-            "boltzmann_policy(q_values, 0.0) for its policy."
-        )
 
 
 def soft_value(
@@ -49,8 +41,10 @@ def soft_value(
     """The soft maximum ``(1 / beta) * logsumexp_a beta * Q(s, a)``.
 
     Args:
-        q_values: ``[S, A]`` (or ``[..., A]``) Q-values.
-        beta: rationality ``> 0`` (may be traced).
+        q_values: ``[S, A]`` (or ``[..., A]``) Q-values, no NaN (``-inf`` excludes
+            an action).
+        beta: rationality ``> 0`` and finite (may be traced): a scalar, or an array
+            with a last axis of size 1 that broadcasts against ``q_values``.
 
     Returns:
         ``[S]`` soft values, each within ``[max_a Q, max_a Q + log(A) / beta]``.
@@ -59,7 +53,16 @@ def soft_value(
         >>> soft_value(jnp.array([[0.0, 0.0]]), 1.0)  # log 2
         Array([0.6931472], dtype=float32)
     """
-    _check_beta(beta)
+    where = "soft_value"
+    q_values = check_q_values(q_values, where)
+    beta = check_beta(beta, where, positive=True, scalar=False)
+    check_beta_shape(beta, q_values, where)
+    return _soft_value(q_values, beta)
+
+
+def _soft_value(q_values, beta):
+    if jnp.ndim(beta):
+        return logsumexp(beta * q_values, axis=-1) / beta[..., 0]
     return logsumexp(beta * q_values, axis=-1) / beta
 
 
@@ -74,17 +77,18 @@ def soft_value_iteration(
     Equals ``value_iteration(mdp, discount, num_iterations,
     value_fn=functools.partial(soft_value, beta=beta))``; one ``lax.scan``,
     differentiable in the rewards, the transitions, ``discount`` and ``beta``. For a
-    tolerance-based stop pass that ``value_fn`` to
-    :func:`pinfer.planning.value_iteration_until_converged`.
+    tolerance-based stop pass that ``value_fn`` and ``tol=`` to
+    :func:`pinfer.planning.value_iteration`.
 
     Args:
         mdp: the MDP.
         discount: scalar in ``[0, 1]``.
-        beta: rationality ``> 0`` (may be traced).
+        beta: scalar rationality ``> 0``, finite (may be traced).
         num_iterations: number of sweeps ``>= 1`` (static).
 
     Returns:
-        ``VIResult(values [S], q_values [S, A])``; the matching Boltzmann policy is
+        ``VIResult(values [S], q_values [S, A], ...)`` (see
+        :func:`pinfer.planning.value_iteration`); the matching Boltzmann policy is
         ``boltzmann_policy(q_values, beta)``.
 
     Example:
@@ -93,9 +97,12 @@ def soft_value_iteration(
         >>> soft_value_iteration(mdp, 0.5, 1.0, 60).values  # log 2 / (1 - 0.5)
         Array([1.3862944], dtype=float32)
     """
-    _check_beta(beta)
-    value_fn = functools.partial(soft_value, beta=beta)
-    return value_iteration(mdp, discount, num_iterations, value_fn=value_fn)
+    where = "soft_value_iteration"
+    beta = check_beta(beta, where, positive=True)
+    value_fn = functools.partial(_soft_value, beta=beta)
+    return _iterate(
+        mdp, discount, num_iterations, "num_iterations", value_fn, None, where
+    )
 
 
 def boltzmann_policy(
@@ -107,8 +114,13 @@ def boltzmann_policy(
     ``beta = 0`` gives the uniform policy. Differentiable in ``q_values`` and ``beta``.
 
     Args:
-        q_values: ``[S, A]`` (or ``[..., A]``) Q-values.
-        beta: rationality ``>= 0`` (may be traced), finite.
+        q_values: ``[S, A]`` (or ``[..., A]``) Q-values, no NaN or ``+inf``
+            (``-inf`` gives an action probability 0).
+        beta: rationality ``>= 0`` and finite (may be traced): a scalar, or an array
+            with a last axis of size 1 (one beta per state or hypothesis) that
+            broadcasts against ``q_values``. Concrete values are checked; a traced
+            negative or NaN ``beta`` gives NaN or reversed policies, so check it
+            where it is made.
 
     Returns:
         ``[S, A]`` log-probabilities; ``logsumexp`` over the last axis is 0.
@@ -117,6 +129,14 @@ def boltzmann_policy(
         >>> jnp.exp(boltzmann_policy(jnp.array([[0.0, jnp.log(3.0)]]), 1.0))
         Array([[0.25, 0.75]], dtype=float32)
     """
+    where = "boltzmann_policy"
+    q_values = check_q_values(q_values, where)
+    beta = check_beta(beta, where, scalar=False)
+    check_beta_shape(beta, q_values, where)
+    return _boltzmann(q_values, beta)
+
+
+def _boltzmann(q_values, beta):
     return jax.nn.log_softmax(beta * q_values, axis=-1)
 
 
@@ -130,8 +150,8 @@ def greedy_policy(
     differentiate).
 
     Args:
-        q_values: ``[S, A]`` (or ``[..., A]``) Q-values.
-        atol: tie tolerance (default 0: exact ties only).
+        q_values: ``[S, A]`` (or ``[..., A]``) Q-values, no NaN or ``+inf``.
+        atol: tie tolerance ``>= 0`` and finite (default 0: exact ties only).
 
     Returns:
         ``[S, A]`` log-probabilities: ``-log(#ties)`` on the maximisers, ``-inf`` off.
@@ -140,6 +160,9 @@ def greedy_policy(
         >>> jnp.exp(greedy_policy(jnp.array([[1.0, 2.0, 2.0]])))
         Array([[0. , 0.5, 0.5]], dtype=float32)
     """
+    where = "greedy_policy"
+    q_values = check_q_values(q_values, where)
+    check_scalar(atol, "atol", where, low=0.0, high=float("inf"), high_open=True)
     q_values = jax.lax.stop_gradient(q_values)
     best = q_values >= jnp.max(q_values, axis=-1, keepdims=True) - atol
     num_best = jnp.sum(best, axis=-1, keepdims=True).astype(q_values.dtype)

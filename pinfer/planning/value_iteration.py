@@ -14,12 +14,18 @@ value iteration, :func:`pinfer.planning.soft_value` the max-ent (soft) backup. A
 lookahead: ``n = 1`` is the myopic agent (``Q = R``), and ``n = k`` the agent with
 budget ``k`` of :func:`pinfer.planning.budget_limited_planning`.
 
-Which one to differentiate: :func:`value_iteration` and
-:func:`finite_horizon_value_iteration` run a ``lax.scan`` of a static length and are
-differentiable in forward and reverse mode (rewards, transitions, discount, and the
-``beta`` of a soft ``value_fn``). :func:`value_iteration_until_converged` stops on a
-tolerance inside a ``lax.while_loop``, which supports forward mode (``jax.jvp``) but
-not reverse mode (``jax.grad``).
+A fixed number of sweeps or a tolerance: :func:`value_iteration` runs exactly
+``num_iterations`` sweeps (a ``lax.scan``, differentiable in forward and reverse mode
+in the rewards, transitions, discount and the ``beta`` of a soft ``value_fn``), or,
+given ``tol``, stops after the first sweep whose residual
+``max_s |V_n(s) - V_{n-1}(s)|`` is ``<= tol`` (a ``lax.while_loop``: forward mode,
+``jax.jvp``, but not reverse mode). Both report the sweeps run, the last residual and
+whether it converged; :func:`value_iteration_until_converged` is the tolerance form
+under its former name.
+
+On a deterministic world (``mdp.successors`` set) the expectation over next states is
+a gather ``V[successors]`` instead of a sum over ``transition``
+(:func:`pinfer.planning.expected_next`): the same numbers, much faster.
 
 Counts (``num_iterations``, ``horizon``, ``max_iterations``) are static Python ints;
 everything else may be traced, so a batch of layouts, goals or discounts is one
@@ -29,14 +35,20 @@ everything else may be traced, so a batch of layouts, goals or discounts is one
 from collections.abc import Callable
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
+from pinfer.planning._checks import (
+    check_discount,
+    check_mdp,
+    check_q_values,
+    check_scalar,
+    check_value_fn,
+)
+from pinfer.planning.expectation import _expected_next
 from pinfer.planning.mdp import TabularMDP
 from pinfer.types import Array, Bool, Float, Int
-from pinfer.validation import check_static_int
+from pinfer.validation import check_array, check_finite, check_static_int
 
 __all__ = [
     "VIResult",
@@ -52,26 +64,15 @@ ValueFn = Callable[[Float[Array, "S A"]], Float[Array, "S"]]
 
 
 class VIResult(NamedTuple):
-    """Values and Q-values after a number of sweeps.
+    """Values and Q-values after the last sweep, and how the sweeps ended.
 
     Attributes:
         values: ``[S]`` state values ``V(s) = value_fn(Q(s, :))``, 0 at terminals.
         q_values: ``[S, A]`` action values, 0 at terminals.
-    """
-
-    values: Float[Array, "S"]
-    q_values: Float[Array, "S A"]
-
-
-class ConvergedVIResult(NamedTuple):
-    """Result of :func:`value_iteration_until_converged`.
-
-    Attributes:
-        values: ``[S]`` state values of the last sweep.
-        q_values: ``[S, A]`` Q-values of the last sweep.
         num_iterations: sweeps run (int32 scalar).
         residual: ``max_s |V_n(s) - V_{n-1}(s)|`` of the last sweep.
-        converged: whether ``residual <= tol`` (else ``max_iterations`` was hit).
+        converged: ``residual <= tol``; without ``tol`` (a fixed sweep count),
+            ``residual == 0``: the last sweep left the values unchanged.
     """
 
     values: Float[Array, "S"]
@@ -81,23 +82,8 @@ class ConvergedVIResult(NamedTuple):
     converged: Bool[Array, ""]
 
 
-def _concrete_scalar(value) -> float | None:
-    if isinstance(value, jax.core.Tracer) or np.ndim(value) != 0:
-        return None
-    return float(value)
-
-
-def check_discount(discount) -> None:
-    """Raise a ``ValueError`` if a concrete ``discount`` lies outside ``[0, 1]``.
-
-    Traced discounts (inside ``jit`` or ``vmap``) are not checked.
-    """
-    value = _concrete_scalar(discount)
-    if value is not None and not 0.0 <= value <= 1.0:
-        raise ValueError(
-            f"discount must lie in [0, 1], got {value}. It weighs the next state's "
-            "value: 0.95 is a typical choice, 1.0 means no discounting."
-        )
+ConvergedVIResult = VIResult
+"""The former name of the result of :func:`value_iteration_until_converged`."""
 
 
 def max_value(q_values: Float[Array, "S A"]) -> Float[Array, "S"]:
@@ -107,7 +93,14 @@ def max_value(q_values: Float[Array, "S A"]) -> Float[Array, "S"]:
         >>> max_value(jnp.array([[1.0, 3.0], [2.0, 0.0]]))
         Array([3., 2.], dtype=float32)
     """
+    q_values = check_q_values(q_values, "max_value")
     return jnp.max(q_values, axis=-1)
+
+
+def _bellman_q(mdp, values, discount):
+    values = jnp.where(mdp.terminal, 0.0, values)
+    q_values = mdp.reward + discount * _expected_next(mdp, values)
+    return jnp.where(mdp.terminal[:, None], 0.0, q_values)
 
 
 def bellman_q(
@@ -116,11 +109,12 @@ def bellman_q(
     """One Bellman backup: ``Q(s, a) = R(s, a) + discount * E[V(s') | s, a]``.
 
     Terminal states get ``Q = 0`` and count as value 0 when reached, whatever
-    ``values`` holds there.
+    ``values`` holds there. The expectation is a gather on a deterministic world
+    (``mdp.successors`` set), a sum over ``transition`` otherwise.
 
     Args:
         mdp: the MDP.
-        values: ``[S]`` state values.
+        values: ``[S]`` finite state values.
         discount: scalar in ``[0, 1]``.
 
     Returns:
@@ -133,16 +127,18 @@ def bellman_q(
         Array([[1.5],
                [0. ]], dtype=float32)
     """
-    values = jnp.where(mdp.terminal, 0.0, values)
-    expected = jnp.einsum(
-        "sat,t->sa", mdp.transition, values, precision=lax.Precision.HIGHEST
+    where = "bellman_q"
+    check_mdp(mdp, where)
+    values = check_array(
+        values, "values", where=where, shape=(mdp.num_states,), dtype="number"
     )
-    q_values = mdp.reward + discount * expected
-    return jnp.where(mdp.terminal[:, None], 0.0, q_values)
+    check_finite(values, "values", where=where)
+    check_discount(discount, where)
+    return _bellman_q(mdp, values, discount)
 
 
 def _sweep(mdp, discount, value_fn, values):
-    q_values = bellman_q(mdp, values, discount)
+    q_values = _bellman_q(mdp, values, discount)
     # The cast keeps the loop carry's dtype when value_fn closes over a wider beta.
     values = value_fn(q_values).astype(q_values.dtype)
     return jnp.where(mdp.terminal, 0.0, values), q_values
@@ -154,45 +150,119 @@ def _zero_values(mdp, discount):
     return jnp.zeros(mdp.reward.shape[:1], dtype)
 
 
+def _residual(new_values, values):
+    return jnp.max(jnp.abs(new_values - values), initial=0.0)
+
+
+def check_planner(mdp, discount, value_fn, where: str) -> None:
+    """The checks every planner makes: the MDP, the discount and the backup."""
+    check_mdp(mdp, where)
+    check_discount(discount, where)
+    check_value_fn(value_fn, where)
+
+
+def _fixed_sweeps(mdp, discount, num_iterations, value_fn) -> VIResult:
+    values = _zero_values(mdp, discount)
+    init = (
+        values,
+        jnp.zeros(mdp.reward.shape, values.dtype),
+        jnp.zeros((), values.dtype),
+    )
+
+    def body(carry, _):
+        new_values, q_values = _sweep(mdp, discount, value_fn, carry[0])
+        return (new_values, q_values, _residual(new_values, carry[0])), None
+
+    (values, q_values, residual), _ = lax.scan(body, init, length=num_iterations)
+    count = jnp.asarray(num_iterations, jnp.int32)
+    return VIResult(values, q_values, count, residual, residual == 0)
+
+
+def _until_tolerance(mdp, discount, tol, max_iterations, value_fn) -> VIResult:
+    start = _zero_values(mdp, discount)
+    values, q_values = _sweep(mdp, discount, value_fn, start)
+    init = (jnp.int32(1), values, q_values, _residual(values, start))
+
+    def cond(carry):
+        count, _, _, residual = carry
+        return (count < max_iterations) & (residual > tol)  # NaN residual: stop
+
+    def body(carry):
+        count, values, _, _ = carry
+        new_values, q_values = _sweep(mdp, discount, value_fn, values)
+        return count + 1, new_values, q_values, _residual(new_values, values)
+
+    count, values, q_values, residual = lax.while_loop(cond, body, init)
+    return VIResult(values, q_values, count, residual, residual <= tol)
+
+
+def _iterate(mdp, discount, count, count_name, value_fn, tol, where) -> VIResult:
+    check_planner(mdp, discount, value_fn, where)
+    count = check_static_int(count, count_name, 1, where=where)
+    if tol is None:
+        return _fixed_sweeps(mdp, discount, count, value_fn)
+    tol = check_scalar(
+        tol,
+        "tol",
+        where,
+        low=0.0,
+        hint="It bounds the last sweep's change of the values, max_s |V_n - V_n-1|.",
+    )
+    return _until_tolerance(mdp, discount, tol, count, value_fn)
+
+
 def value_iteration(
     mdp: TabularMDP,
     discount: Float[Array, ""] | float,
     num_iterations: int,
     value_fn: ValueFn = max_value,
+    *,
+    tol: Float[Array, ""] | float | None = None,
 ) -> VIResult:
-    """``num_iterations`` sweeps of value iteration from ``V_0 = 0`` (one ``scan``).
+    """Value iteration from ``V_0 = 0``: a fixed number of sweeps, or to a tolerance.
 
-    Differentiable (forward and reverse) in everything but ``num_iterations``.
+    Without ``tol``: exactly ``num_iterations`` sweeps (one ``lax.scan``),
+    differentiable (forward and reverse) in everything but ``num_iterations``.
+    With ``tol``: sweeps until ``max_s |V_n(s) - V_{n-1}(s)| <= tol``, at most
+    ``num_iterations`` (a ``lax.while_loop``: ``jax.jvp`` works, ``jax.grad`` does
+    not). With ``discount < 1`` the error to the fixed point is then at most
+    ``tol * discount / (1 - discount)``; in float32 a ``tol`` below about
+    ``1e-7 * max|V|`` is never met, and ``converged`` comes back False.
 
     Args:
         mdp: the MDP.
         discount: scalar in ``[0, 1]`` (may be traced).
-        num_iterations: number of sweeps ``n >= 1`` (static). ``n = 1`` gives
-            ``Q = R``, the myopic agent.
+        num_iterations: number of sweeps ``n >= 1`` (static); with ``tol``, the
+            most sweeps to run. ``n = 1`` gives ``Q = R``, the myopic agent.
         value_fn: ``[S, A] -> [S]`` value of each state from its Q-values;
             :func:`max_value` (default) or ``functools.partial(soft_value, beta=b)``.
+        tol: None (a fixed sweep count), or a tolerance ``>= 0`` on the residual
+            (may be traced).
 
     Returns:
-        ``VIResult(values [S], q_values [S, A])`` after the last sweep, with
-        ``values = value_fn(q_values)`` (0 at terminal states).
+        ``VIResult(values [S], q_values [S, A], num_iterations, residual,
+        converged)`` after the last sweep, with ``values = value_fn(q_values)`` (0
+        at terminal states).
 
     Example:
         >>> chain = TabularMDP(
         ...     jnp.eye(3)[jnp.array([[1], [2], [2]])],  # 0 -> 1 -> 2 (terminal)
         ...     jnp.ones((3, 1)), jnp.array([False, False, True]))
-        >>> value_iteration(chain, 0.5, 10).values
-        Array([1.5, 1. , 0. ], dtype=float32)
+        >>> result = value_iteration(chain, 0.5, 10)
+        >>> result.values, bool(result.converged)
+        (Array([1.5, 1. , 0. ], dtype=float32), True)
+        >>> int(value_iteration(chain, 0.5, 10, tol=0.0).num_iterations)
+        3
     """
-    num_iterations = check_static_int(num_iterations, "num_iterations", 1)
-    check_discount(discount)
-    values = _zero_values(mdp, discount)
-    q_values = jnp.zeros(mdp.reward.shape, values.dtype)
-
-    def body(carry, _):
-        return _sweep(mdp, discount, value_fn, carry[0]), None
-
-    (values, q_values), _ = lax.scan(body, (values, q_values), length=num_iterations)
-    return VIResult(values, q_values)
+    return _iterate(
+        mdp,
+        discount,
+        num_iterations,
+        "num_iterations",
+        value_fn,
+        tol,
+        "value_iteration",
+    )
 
 
 def finite_horizon_value_iteration(
@@ -225,8 +295,9 @@ def finite_horizon_value_iteration(
         Array([[2., 1., 0.],
                [1., 1., 0.]], dtype=float32)
     """
-    horizon = check_static_int(horizon, "horizon", 1)
-    check_discount(discount)
+    where = "finite_horizon_value_iteration"
+    check_planner(mdp, discount, value_fn, where)
+    horizon = check_static_int(horizon, "horizon", 1, where=where)
 
     def body(values, _):
         return _sweep(mdp, discount, value_fn, values)
@@ -241,24 +312,21 @@ def value_iteration_until_converged(
     tol: Float[Array, ""] | float = 1e-6,
     max_iterations: int = 1000,
     value_fn: ValueFn = max_value,
-) -> ConvergedVIResult:
-    """Sweep until ``max_s |V_n(s) - V_{n-1}(s)| <= tol`` (a ``lax.while_loop``).
+) -> VIResult:
+    """``value_iteration(mdp, discount, max_iterations, value_fn, tol=tol)``.
 
-    With ``discount < 1`` the error to the fixed point is at most
-    ``tol * discount / (1 - discount)``. Not reverse-differentiable (use
-    :func:`value_iteration` with a fixed count for ``jax.grad``); ``jax.jvp`` works.
-    In float32 a ``tol`` below about ``1e-7 * max|V|`` is never met, so the loop runs
-    ``max_iterations`` sweeps and reports ``converged = False``.
+    Sweeps until ``max_s |V_n(s) - V_{n-1}(s)| <= tol`` (a ``lax.while_loop``; see
+    :func:`value_iteration` for the error bound and for reverse-mode derivatives).
 
     Args:
         mdp: the MDP.
         discount: scalar in ``[0, 1]``.
-        tol: stopping tolerance on the sup-norm change of the values.
+        tol: stopping tolerance ``>= 0`` on the sup-norm change of the values.
         max_iterations: static cap on the number of sweeps (``>= 1``).
         value_fn: ``[S, A] -> [S]`` as in :func:`value_iteration`.
 
     Returns:
-        ``ConvergedVIResult(values, q_values, num_iterations, residual, converged)``.
+        ``VIResult(values, q_values, num_iterations, residual, converged)``.
 
     Example:
         >>> loop = TabularMDP(jnp.ones((1, 1, 1)), jnp.ones((1, 1)),
@@ -267,21 +335,15 @@ def value_iteration_until_converged(
         >>> round(float(result.values[0]), 3), bool(result.converged)
         (2.0, True)
     """
-    max_iterations = check_static_int(max_iterations, "max_iterations", 1)
-    check_discount(discount)
-    values, q_values = _sweep(mdp, discount, value_fn, _zero_values(mdp, discount))
-    residual = jnp.max(jnp.abs(values), initial=0.0)
-    init = (jnp.int32(1), values, q_values, residual)
-
-    def cond(carry):
-        count, _, _, residual = carry
-        return (count < max_iterations) & (residual > tol)
-
-    def body(carry):
-        count, values, _, _ = carry
-        new_values, q_values = _sweep(mdp, discount, value_fn, values)
-        residual = jnp.max(jnp.abs(new_values - values), initial=0.0)
-        return count + 1, new_values, q_values, residual
-
-    count, values, q_values, residual = lax.while_loop(cond, body, init)
-    return ConvergedVIResult(values, q_values, count, residual, residual <= tol)
+    where = "value_iteration_until_converged"
+    if tol is None:  # a fixed count is value_iteration's job
+        check_scalar(tol, "tol", where, low=0.0)
+    return _iterate(
+        mdp,
+        discount,
+        max_iterations,
+        "max_iterations",
+        value_fn,
+        tol,
+        where,
+    )
