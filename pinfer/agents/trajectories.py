@@ -8,15 +8,17 @@ one ``vmap`` of :func:`pinfer.agents.trajectory_log_likelihood` and its value is
 sum of the unpadded likelihoods.
 
 A trajectory the model gives probability zero has log-likelihood ``-inf``, never
-NaN. Two kinds of impossibility are located, per trajectory, by jittable functions:
+NaN. Impossible steps are located, per trajectory, by jittable functions:
 
     first_impossible_step:        mask[t] and log pi(a_t | s_t) = -inf (or NaN)
     first_impossible_transition:  mask[t] and transition[s_t, a_t, s_t+1] = 0
 
-and :func:`check_trajectories` turns the first one found into an
-:class:`ImpossibleStepError` that names the trajectory, step, state and action
-("trajectory 3, step 7: action 'up' (0) from state 12 has probability 0 under the
-model").
+and :func:`check_trajectories` (the one host-side check, also exported by
+:mod:`pinfer.inverse`) checks a ``Trajectory`` or arrays ``(states, actions, mask)``
+against a world, an agent and/or a table of log-policies, and turns the first
+impossible step into an :class:`ImpossibleStepError` that names the trajectory,
+step, state, action and next state ("trajectory 3, step 7: action 'up' (0) from
+state 12 has probability 0 under the model").
 """
 
 from collections.abc import Sequence
@@ -25,10 +27,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from pinfer.agents._step_checks import (
+    ImpossibleStepError,
+    as_steps,
+    find_problems,
+    move_probability,
+    raise_first,
+)
 from pinfer.agents.base import AbstractAgent, AgentState, Trajectory
 from pinfer.agents.loop import _check_single, step_log_likelihoods
 from pinfer.planning import TabularMDP
-from pinfer.types import Array, ArrayTree, Int
+from pinfer.types import Array, ArrayTree, Float, Int
 
 __all__ = [
     "ImpossibleStepError",
@@ -215,7 +224,7 @@ def first_impossible_transition(
     world: TabularMDP, trajectory: Trajectory
 ) -> Int[Array, ""]:
     """The first real step whose move ``s_t -> s_t+1`` under ``a_t`` has
-    ``world.transition`` probability 0 (states are tabular indices).
+    probability 0 in ``world`` (or an index out of range; states are tabular).
 
     Jittable; ``vmap`` over a batch with ``in_axes=(None, 0)``.
 
@@ -231,133 +240,111 @@ def first_impossible_transition(
     """
     _check_single(trajectory, "first_impossible_transition")
     states = trajectory.obs
-    probs = world.transition.at[states[:-1], trajectory.actions, states[1:]].get(
-        mode="fill", fill_value=0.0, wrap_negative_indices=False
-    )
+    probs = move_probability(world, states[:-1], trajectory.actions, states[1:])
     bad = trajectory.mask & ~(probs > 0)
     return jnp.where(jnp.any(bad), jnp.argmax(bad), -1).astype(jnp.int32)
 
 
-class ImpossibleStepError(ValueError):
-    """An observed step has probability 0 under the model.
-
-    Attributes:
-        trajectory: index in the batch (None for a single trajectory).
-        step: the step index ``t``.
-        state: ``s_t``; ``action``: ``a_t``; ``next_state``: ``s_t+1``.
-        kind: ``"action"`` (the agent never takes it) or ``"transition"`` (the
-            world cannot move from ``state`` to ``next_state`` with it).
-    """
-
-    def __init__(self, message, *, trajectory, step, state, action, next_state, kind):
-        super().__init__(message)
-        self.trajectory = trajectory
-        self.step = step
-        self.state = state
-        self.action = action
-        self.next_state = next_state
-        self.kind = kind
-
-
-_action_steps = jax.jit(jax.vmap(first_impossible_step, in_axes=(None, None, 0, None)))
-_transition_steps = jax.jit(jax.vmap(first_impossible_transition, in_axes=(None, 0)))
 _step_log_likelihoods = jax.jit(step_log_likelihoods)
 
 
-def _show(value) -> str:
-    value = np.asarray(value)
-    return str(value.item()) if value.ndim == 0 else str(value.tolist())
-
-
-def _describe_action(action: int, action_names) -> str:
-    if action_names is None:
-        return f"action {action}"
-    if 0 <= action < len(action_names):
-        return f"action {action_names[action]!r} ({action})"
-    return f"action {action} (outside 0..{len(action_names) - 1})"
-
-
 def check_trajectories(
-    agent: AbstractAgent,
-    agent_params: ArrayTree,
-    trajectories: Trajectory,
+    trajectories: Trajectory | tuple,
     *,
     world: TabularMDP | None = None,
-    action_names: Sequence[str] | None = None,
+    agent: AbstractAgent | None = None,
+    agent_params: ArrayTree = None,
     agent_state: AgentState | None = None,
+    log_policies: Float[Array, "... S A"] | None = None,
+    action_names: Sequence[str] | None = None,
 ) -> None:
-    """Raise :class:`ImpossibleStepError` at the first step the model cannot explain.
+    """Raise :class:`ImpossibleStepError` at the first step nothing can explain.
 
-    Checks every trajectory (a single one, or a batch with a leading axis) for an
-    action with probability 0 under ``agent`` and, when ``world`` is given, a
-    recorded move with transition probability 0 (e.g. through a wall). Host-side:
-    call it at a boundary, before fitting, not inside ``jit``.
+    Checks every real step (``mask`` True) of one trajectory or a padded batch:
+
+    * indices: actions ``>= 0`` and, given ``world`` or ``log_policies``, states
+      and actions inside their ranges;
+    * ``world``: the recorded move ``s_t -> s_t+1`` has probability > 0 (not
+      through a wall);
+    * ``log_policies`` ``[..., S, A]``: some hypothesis takes the action;
+    * ``agent`` (with ``agent_params``, ``agent_state``): the agent gives the
+      action a probability that is neither 0 nor NaN.
+
+    Host-side: call it on the data at a boundary (before fitting or inference),
+    not inside ``jit``; :func:`first_impossible_step` and
+    :func:`first_impossible_transition` are the jittable counterparts.
+    :func:`pinfer.inverse.infer_goals` runs it on concrete inputs itself.
 
     Args:
-        agent, agent_params: the model (shared by all trajectories).
-        trajectories: one ``Trajectory`` or a padded batch.
-        world: the world's ``TabularMDP`` to check recorded moves against.
+        trajectories: a :class:`Trajectory` (one, or a padded batch with a leading
+            axis), or a tuple ``(states, actions)`` / ``(states, actions, mask)``
+            of arrays: states ``[T + 1]`` (or ``[T]``: no move checks), actions and
+            mask ``[T]``; or ``[N, T + 1]``, ``[N, T]`` for a batch.
+        world: the world's ``TabularMDP``: index ranges and recorded moves.
+        agent: an agent whose action probabilities are checked.
+        agent_params: the agent's parameters (shared by all trajectories).
+        agent_state: the agent state before the first step (default
+            ``agent.init``; see :func:`pinfer.agents.step_log_likelihoods`).
+        log_policies: ``[..., S, A]`` log-policies of a set of hypotheses (e.g.
+            from :func:`pinfer.inverse.goal_log_policies`).
         action_names: names of the actions for the message (e.g. ``ACTION_NAMES``).
-        agent_state: as in :func:`pinfer.agents.step_log_likelihoods`.
+
+    Raises:
+        ImpossibleStepError: (a ``ValueError``) naming the trajectory, step, state,
+            action and next state of the first impossible step, and how many
+            trajectories have one.
+        TypeError, ValueError: for arrays of the wrong shape or dtype.
 
     Example:
-        >>> batch = pad_trajectories([([0, 1], [0]), ([0, 1, 2], [1, 9])])
-        >>> check_trajectories(RandomAgent(2), None, batch,
-        ...                    action_names=("left", "right"))
+        >>> world = TabularMDP(jnp.eye(3)[jnp.array([[0, 1], [0, 2], [1, 2]])],
+        ...                    jnp.zeros((3, 2)), jnp.zeros(3, bool))
+        >>> check_trajectories((jnp.array([0, 1, 2]), jnp.array([1, 1])), world=world)
+        >>> batch = pad_trajectories([([0, 1], [1]), ([0, 2], [1])])
+        >>> check_trajectories(batch, world=world, action_names=("left", "right"))
         Traceback (most recent call last):
         ...
-        pinfer.agents.trajectories.ImpossibleStepError: trajectory 1, step 1: action 9 (outside 0..1) from state 1 has probability 0 under the model (log-probability -inf). (1 of 2 trajectories have an impossible step.)
+        pinfer.agents.ImpossibleStepError: trajectory 1, step 0: the move from state 0 to state 2 with action 'right' (1) has probability 0 in the world model (`world.transition[0, 1, 2]` = 0), e.g. a move through a wall. Fix the data or its state numbering, or set the step's mask to False. (1 of 2 trajectories have an impossible step.)
+        >>> check_trajectories(batch, agent=RandomAgent(1), agent_params=None)
+        Traceback (most recent call last):
+        ...
+        pinfer.agents.ImpossibleStepError: trajectory 0, step 0: action 1 from state 0 has probability 0 under the model (log-probability -inf). (2 of 2 trajectories have an impossible step.)
     """  # noqa: E501
-    single = jnp.ndim(trajectories.actions) == 1
-    batch = jax.tree.map(lambda x: x[None], trajectories) if single else trajectories
-    action_steps = np.asarray(_action_steps(agent, agent_params, batch, agent_state))
-    transition_steps = np.full_like(action_steps, -1)
-    if world is not None:
-        transition_steps = np.asarray(_transition_steps(world, batch))
-    big = np.iinfo(np.int32).max
-    action_at = np.where(action_steps >= 0, action_steps, big)
-    transition_at = np.where(transition_steps >= 0, transition_steps, big)
-    first = np.minimum(action_at, transition_at)
-    bad = first < big
-    if not bad.any():
-        return
-    index = int(np.argmax(bad))
-    step = int(first[index])
-    kind = "action" if action_at[index] == step else "transition"
-    one = jax.tree.map(lambda x: x[index], batch)
-    state, next_state = one.obs[step], one.obs[step + 1]
-    action = int(one.actions[step])
-    where = f"step {step}" if single else f"trajectory {index}, step {step}"
-    move = _describe_action(action, action_names)
-    if kind == "action":
-        log_p = float(
-            _step_log_likelihoods(agent, agent_params, one, agent_state)[step]
-        )
-        problem = (
-            f"{move} from state {_show(state)} has probability 0 under the model "
-            "(log-probability -inf)."
-            if not np.isnan(log_p)
-            else f"{move} from state {_show(state)} has log-probability NaN under the "
-            "model: check the model's parameters and rewards for inf or NaN."
-        )
-    else:
-        problem = (
-            f"the move from state {_show(state)} to state {_show(next_state)} with "
-            f"{move} has probability 0 in the world model (transition["
-            f"{_show(state)}, {action}, {_show(next_state)}] = 0), e.g. a move "
-            "through a wall."
-        )
-    message = f"{where}: {problem}"
-    if not single:
-        message += (
-            f" ({int(bad.sum())} of {bad.size} trajectories have an impossible step.)"
-        )
-    raise ImpossibleStepError(
-        message,
-        trajectory=None if single else index,
-        step=step,
-        state=np.asarray(state),
-        action=action,
-        next_state=np.asarray(next_state),
-        kind=kind,
+    where = "check_trajectories"
+    tabular = world is not None or log_policies is not None
+    steps = as_steps(trajectories, where, tabular)
+    firsts = find_problems(
+        steps,
+        world=world,
+        agent=agent,
+        agent_params=agent_params,
+        agent_state=agent_state,
+        log_policies=log_policies,
+        where=where,
     )
+    sizes = _sizes(world, log_policies)
+
+    def log_probs(n):
+        one = Trajectory(
+            jax.tree.map(lambda leaf: jnp.asarray(leaf[n]), steps.obs),
+            jnp.asarray(steps.actions[n]),
+            jnp.zeros(steps.actions.shape[1]),
+            jnp.asarray(steps.mask[n]),
+        )
+        return np.asarray(_step_log_likelihoods(agent, agent_params, one, agent_state))
+
+    raise_first(
+        steps,
+        firsts,
+        action_names=action_names,
+        num_states=sizes[0],
+        num_actions=sizes[1],
+        log_prob_fn=log_probs,
+    )
+
+
+def _sizes(world, log_policies) -> tuple[int | None, int | None]:
+    if world is not None:
+        return world.num_states, world.num_actions
+    if log_policies is not None:
+        return tuple(jnp.shape(log_policies)[-2:])
+    return None, None

@@ -10,7 +10,7 @@ Online particle inference over goals, budgets and continuous rationality, with
 resample-move rejuvenation, is :func:`run_particle_inverse`.
 """
 
-from pinfer.inverse.checks import check_trajectories
+from pinfer.inverse.checks import IndistinguishableHypothesesWarning, check_trajectories
 from pinfer.inverse.exact import (
     FilterResult,
     InverseResult,
@@ -59,6 +59,7 @@ from pinfer.inverse.utterances import (
 __all__ = [
     "FilterResult",
     "History",
+    "IndistinguishableHypothesesWarning",
     "InverseParticles",
     "InverseResult",
     "ParticleInverseInfo",

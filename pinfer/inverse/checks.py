@@ -1,185 +1,182 @@
-"""Boundary checks for observed trajectories before exact inverse planning.
+"""Boundary checks of inverse planning: observed steps, goals and hypotheses.
 
-The inference kernels stay lean: an impossible step only turns the evidence to
-``-inf`` (see :mod:`pinfer.inverse.exact`). Data loaded from experiments should be
-checked once, eagerly, so that a bad step is reported where it is, not discovered as
-a flat posterior later:
+The inference kernels stay lean; what can be checked on concrete inputs is checked
+once, on the host, before tracing:
 
-    for every trajectory n and observed step t (mask[n, t]):
-        s, a, s' = states[n, t], actions[n, t], states[n, t + 1]
-        s, a, s' must be valid indices
-        transition[s, a, s'] > 0                      # e.g. not through a wall
-        max_h log_policies[h, s, a] > -inf            # some hypothesis allows a
+    steps       check_trajectories (from pinfer.agents, re-exported here): indices
+                in range, no move the world forbids (e.g. through a wall)
+    goals       each candidate goal can be entered from another state (it is not a
+                wall) and can be reached from where each trajectory starts, moving
+                only through non-terminal states (a terminal state ends the episode)
+    hypotheses  goals whose log-policies agree (up to float rounding) at every
+                (beta, budget) on every state the agent can reach cannot be told
+                apart by any data: their posterior ratio stays at the prior ratio.
+                A warning (IndistinguishableHypothesesWarning) lists them.
 
-The first offending step is reported with its trajectory, step and move. Each step
-is checked on its own: steps that are each allowed by some hypothesis but by no
-single hypothesis together pass here and show up as ``log_evidence = -inf`` in the
-kernel.
+Reachability is a breadth-first search on the graph ``s -> s'`` of moves with
+positive probability out of non-terminal states (``scipy.sparse.csgraph``), built
+from the world's ``successors`` table when it has one, else from ``transition``.
 """
 
-from collections.abc import Sequence
+import warnings
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
+from pinfer.agents import check_trajectories
 from pinfer.planning import TabularMDP
-from pinfer.types import Array, Bool, Float, Int
 
-__all__ = ["check_trajectories"]
+__all__ = ["IndistinguishableHypothesesWarning", "check_trajectories"]
 
-
-def _as_batch(states, actions, mask):
-    states, actions = np.asarray(states), np.asarray(actions)
-    if actions.ndim == 1:
-        states, actions = states[None], actions[None]
-        mask = None if mask is None else np.asarray(mask)[None]
-    if actions.ndim != 2:
-        raise ValueError(
-            f"actions must have shape [T] (one trajectory) or [N, T] (a batch), got "
-            f"{actions.shape}."
-        )
-    num, steps = actions.shape
-    if states.shape not in ((num, steps), (num, steps + 1)):
-        raise ValueError(
-            f"states must have shape [N, T + 1] = [{num}, {steps + 1}] (visited "
-            f"states) or [N, T] = [{num}, {steps}] to match actions {actions.shape}, "
-            f"got {states.shape}."
-        )
-    mask = np.ones(actions.shape, bool) if mask is None else np.asarray(mask)
-    if mask.shape != actions.shape:
-        raise ValueError(
-            f"mask must have the shape of actions {actions.shape}, got {mask.shape}."
-        )
-    return states, actions, mask.astype(bool)
+# Two log-probabilities are "equal" when they differ by at most this many float
+# epsilons of their magnitude: the rounding of one planning run, not a difference
+# any amount of data could resolve.
+_EQUAL_EPS = 8
 
 
-def _describe(action: int, action_names: Sequence[str] | None) -> str:
-    if action_names is None:
-        return f"action {action}"
-    return f"action {action} ({action_names[action]!r})"
-
-
-def _raise_first(bad: np.ndarray, what: str, moves: list[str], fix: str) -> None:
-    where = np.argwhere(bad)
-    n, t = where[0]
-    more = f" ({len(where) - 1} more such steps)" if len(where) > 1 else ""
-    raise ValueError(
-        f"trajectory {n}, step {t}: {moves[0]} {what}{more}. {fix}"
-        + (f" Next ones: {'; '.join(moves[1:4])}." if len(moves) > 1 else "")
-    )
-
-
-def _check_indices(states, actions, mask, num_states, num_actions) -> None:
-    for name, values, size in (
-        ("state", states[:, : actions.shape[1]], num_states),
-        ("action", actions, num_actions),
-    ):
-        bad = mask & ((values < 0) | (values >= size))
-        if bad.any():
-            n, t = np.argwhere(bad)[0]
-            raise ValueError(
-                f"trajectory {n}, step {t}: {name} {values[n, t]} is not a {name} "
-                f"index in [0, {size}). Fix the data, or set mask[{n}, {t}] = False "
-                "for padding."
-            )
-    if states.shape[1] > actions.shape[1]:
-        next_states = states[:, 1:]
-        bad = mask & ((next_states < 0) | (next_states >= num_states))
-        if bad.any():
-            n, t = np.argwhere(bad)[0]
-            raise ValueError(
-                f"trajectory {n}, step {t}: the next state {next_states[n, t]} is "
-                f"not a state index in [0, {num_states})."
-            )
-
-
-def check_trajectories(
-    mdp: TabularMDP,
-    states: Int[Array, "N T1"],
-    actions: Int[Array, "N T"],
-    mask: Bool[Array, "N T"] | None = None,
-    log_policies: Float[Array, "... S A"] | None = None,
-    action_names: Sequence[str] | None = None,
-) -> None:
-    """Raise a ``ValueError`` naming the first impossible step of any trajectory.
-
-    Eager (NumPy); call it once on loaded data, not inside ``jit``. A step is
-    impossible when its indices are out of range, when the transition model gives
-    the observed move probability zero (for example a move through a wall), or
-    when every hypothesis in ``log_policies`` gives the action probability zero.
-
-    Args:
-        mdp: the world (one layout; loop over layouts for a batch).
-        states: ``[N, T + 1]`` visited states (or ``[N, T]``: transitions are not
-            checked); a single trajectory ``[T + 1]`` works too.
-        actions: ``[N, T]`` (or ``[T]``) actions.
-        mask: ``[N, T]`` True for observed steps (default: all observed).
-        log_policies: optional ``[..., S, A]`` log-policies of the hypotheses
-            (e.g. from :func:`pinfer.inverse.goal_log_policies`).
-        action_names: optional names of the actions, used in the message.
-
-    Raises:
-        ValueError: naming the trajectory, the step, the state, the action and the
-            next state of the first impossible step, and how many there are.
+class IndistinguishableHypothesesWarning(UserWarning):
+    """Some goals of an inverse-planning grid predict the same behaviour everywhere
+    the agent can go, so no data can separate them (their posterior ratio stays at
+    the prior ratio). Typical causes: ``goal_value=0`` in a world where every goal
+    cell is terminal (``make_gridworld``'s ``goals_terminal=True``), a duplicated
+    goal, or only ``beta = 0`` / budget 0 in the grid.
 
     Example:
+        >>> import warnings
+        >>> from pinfer.inverse import infer_goals
         >>> line = TabularMDP(jnp.eye(3)[jnp.array([[0, 1], [0, 2], [1, 2]])],
         ...                   jnp.zeros((3, 2)), jnp.zeros(3, bool))
-        >>> check_trajectories(line, jnp.array([[0, 1, 2]]), jnp.array([[1, 1]]))
-        >>> check_trajectories(line, jnp.array([[0, 2]]), jnp.array([[1]]),
-        ...                    action_names=["left", "right"])
-        Traceback (most recent call last):
-        ...
-        ValueError: trajectory 0, step 0: the move from state 0 by action 1 \
-('right') to state 2 has probability 0 under the transition model (for example a \
-move through a wall). Fix the data or its state numbering, or set the step's mask \
-to False.
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     _ = infer_goals(line, jnp.array([0, 2]), jnp.array([0.0]), 0.9,
+        ...                     jnp.array([1, 2]), jnp.array([1]), jnp.array([True]))
+        >>> caught[0].category.__name__
+        'IndistinguishableHypothesesWarning'
+        >>> "goal 0 (state 0) and goal 1 (state 2)" in str(caught[0].message)
+        True
     """
-    states, actions, mask = _as_batch(states, actions, mask)
-    transition = np.asarray(mdp.transition)
-    if transition.ndim != 3:
-        raise ValueError(
-            f"check_trajectories takes one MDP (transition [S, A, S]), got transition "
-            f"{transition.shape}; check each layout's trajectories separately."
-        )
-    num_states, num_actions = transition.shape[:2]
-    _check_indices(states, actions, mask, num_states, num_actions)
-    here = np.where(mask, states[:, : actions.shape[1]], 0)
-    taken = np.where(mask, actions, 0)
-    if states.shape[1] > actions.shape[1]:
-        there = np.where(mask, states[:, 1:], 0)
-        bad = mask & (transition[here, taken, there] <= 0)
-        if bad.any():
-            moves = [
-                f"the move from state {here[n, t]} by "
-                f"{_describe(taken[n, t], action_names)} to state {there[n, t]}"
-                for n, t in np.argwhere(bad)
-            ]
-            _raise_first(
-                bad,
-                "has probability 0 under the transition model (for example a move "
-                "through a wall)",
-                moves,
-                "Fix the data or its state numbering, or set the step's mask to False.",
-            )
-    if log_policies is not None:
-        log_policies = np.asarray(log_policies)
-        if log_policies.shape[-2:] != (num_states, num_actions):
+
+
+@jax.jit
+def _adjacency(transition):
+    return jnp.any(transition > 0, axis=1)
+
+
+def move_graph(mdp: TabularMDP, extra_sources=None):
+    """CSR graph of moves ``s -> s'`` (``s != s'``) out of non-terminal states.
+
+    With ``extra_sources``, one more node (index ``S``) has an edge to each of them
+    (a single search then starts from all of them).
+    """
+    from scipy import sparse
+
+    num_states = mdp.num_states
+    successors = getattr(mdp, "successors", None)
+    if successors is not None:
+        table = np.asarray(successors)
+        rows = np.repeat(np.arange(num_states), table.shape[1])
+        cols = table.ravel()
+    else:
+        rows, cols = np.nonzero(np.asarray(_adjacency(mdp.transition)))
+    keep = (rows != cols) & ~np.asarray(mdp.terminal)[rows]
+    rows, cols = rows[keep], cols[keep]
+    size = num_states
+    if extra_sources is not None:
+        sources = np.unique(np.asarray(extra_sources))
+        rows = np.concatenate([rows, np.full(sources.size, num_states)])
+        cols = np.concatenate([cols, sources])
+        size += 1
+    data = np.ones(rows.size, bool)
+    return sparse.csr_matrix((data, (rows, cols)), shape=(size, size))
+
+
+def reachable_states(mdp: TabularMDP, starts) -> np.ndarray:
+    """``[S]`` bool: states reachable from any of ``starts`` (starts included)."""
+    from scipy.sparse import csgraph
+
+    graph = move_graph(mdp, extra_sources=starts)
+    order = csgraph.breadth_first_order(
+        graph, mdp.num_states, directed=True, return_predecessors=False
+    )
+    reached = np.zeros(mdp.num_states + 1, bool)
+    reached[order] = True
+    return reached[:-1]
+
+
+def check_goals(mdp: TabularMDP, goal_states, starts=None, *, where: str) -> None:
+    """Raise a ``ValueError`` for a goal no other state can enter, or one not
+    reachable from a trajectory's start (concrete inputs; ``starts`` maps the
+    trajectory index to its first observed state, or is None)."""
+    from scipy.sparse import csgraph
+
+    goals = np.asarray(goal_states)
+    graph = move_graph(mdp)
+    entered = np.asarray(graph.sum(axis=0)).ravel() > 0
+    for position, goal in enumerate(goals):
+        if not entered[goal]:
             raise ValueError(
-                f"log_policies must end in [S, A] = [{num_states}, {num_actions}] "
-                f"to match the MDP, got {log_policies.shape}."
+                f"{where}: `goal_states` holds {goal} at position {position}, a state "
+                "no other state can enter (a wall, or a cell cut off from the rest "
+                "of the world): no agent could walk to it. Remove it from the "
+                "candidate goals."
             )
-        flat = log_policies.reshape(-1, num_states, num_actions)
-        allowed = (flat > -np.inf).any(axis=0)
-        bad = mask & ~allowed[here, taken]
-        if bad.any():
-            moves = [
-                f"{_describe(taken[n, t], action_names)} in state {here[n, t]}"
-                for n, t in np.argwhere(bad)
-            ]
-            _raise_first(
-                bad,
-                "has probability 0 under every hypothesis",
-                moves,
-                "No hypothesis explains it: widen the hypothesis space (e.g. a "
-                "lapse rate) or mask the step out.",
+    if starts is None:
+        return
+    starts = np.asarray(starts)
+    terminal = np.asarray(mdp.terminal)
+    reversed_graph = graph.T.tocsr()
+    for position, goal in enumerate(goals):
+        order = csgraph.breadth_first_order(
+            reversed_graph, int(goal), directed=True, return_predecessors=False
+        )
+        can_reach = np.zeros(mdp.num_states, bool)
+        can_reach[order] = True
+        stuck = ~can_reach[starts] & ~terminal[starts]
+        if stuck.any():
+            trajectory = int(np.argmax(stuck))
+            raise ValueError(
+                f"{where}: `goal_states` holds {goal} at position {position}, "
+                f"which cannot be reached from state {starts[trajectory]}, where "
+                f"trajectory {trajectory} starts (walls, or terminal states, are in "
+                f"the way; {int(stuck.sum())} trajectories start where it cannot be "
+                "reached). Remove the goal, or those trajectories."
             )
+
+
+def warn_indistinguishable(
+    log_policies, goal_states, reachable=None, *, where: str
+) -> None:
+    """Warn when two goals have the same log-policies at every (beta, budget) on
+    every ``reachable`` state (``[S]`` bool; None: all states)."""
+    table = np.asarray(log_policies)  # [G, B, K, S, A]
+    if reachable is not None:
+        table = table[:, :, :, np.asarray(reachable)]
+    table = table.reshape(table.shape[0], -1)
+    finite = np.isfinite(table)
+    scale = 1.0 + (np.abs(table[finite]).max() if finite.any() else 0.0)
+    tolerance = _EQUAL_EPS * np.finfo(table.dtype).eps * scale
+    # -inf entries (an action a policy never takes) equal only -inf.
+    table = np.where(finite, table, -1e30)
+    goals = np.asarray(goal_states)
+    pairs = []
+    for g in range(table.shape[0] - 1):
+        close = np.abs(table[g + 1 :] - table[g]).max(axis=1) <= tolerance
+        pairs += [(g, h) for h in g + 1 + np.flatnonzero(close)]
+    if not pairs:
+        return
+    shown = "; ".join(
+        f"goal {g} (state {goals[g]}) and goal {h} (state {goals[h]})"
+        for g, h in pairs[:8]
+    )
+    more = f" and {len(pairs) - 8} more pairs" if len(pairs) > 8 else ""
+    warnings.warn(
+        f"{where}: {len(pairs)} pair(s) of goals predict the same actions at every "
+        f"beta and budget on every reachable state, so no data can tell them apart "
+        f"(their posterior ratio stays at the prior ratio): {shown}{more}. Causes: "
+        "goal_value=0 while the world makes every goal cell terminal "
+        "(make_gridworld's goals_terminal=True), a duplicated goal, or only beta 0 "
+        "or budget 0.",
+        IndistinguishableHypothesesWarning,
+        stacklevel=3,
+    )

@@ -21,12 +21,14 @@ stopped" rule it out, set those rows of the table to ``-inf`` and filter with
 :func:`pinfer.inverse.goal_posterior`.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from pinfer.inverse.checks import check_goals
 from pinfer.planning import (
     TabularMDP,
     boltzmann_policy,
@@ -36,52 +38,151 @@ from pinfer.planning import (
     value_iteration,
 )
 from pinfer.types import Array, Float, Int
+from pinfer.validation import (
+    check_array,
+    check_callable,
+    check_finite,
+    check_indices,
+    check_range,
+    check_static_int,
+    check_type,
+    concrete,
+    is_traced,
+)
 
 __all__ = ["goal_log_policies"]
 
 
-def _check_budgets(budgets) -> tuple[int, ...] | None:
+def check_budgets(budgets, where: str) -> tuple[int, ...] | None:
     if budgets is None:
         return None
-    try:
-        budgets = tuple(int(np.asarray(k).item()) for k in budgets)
-    except (TypeError, ValueError, jax.errors.ConcretizationTypeError):
+    if isinstance(budgets, (str, bytes)) or not hasattr(budgets, "__iter__"):
         raise TypeError(
-            f"budgets must be None or a static sequence of Python ints (planning "
+            f"{where}: `budgets` must be None or a sequence of Python ints (planning "
             f"sweeps per hypothesis, e.g. (0, 1, 2, 4, 8)), got {budgets!r}."
-        ) from None
-    if not budgets or min(budgets) < 0:
+        )
+    budgets = tuple(
+        check_static_int(k, f"budgets[{i}]", 0, where=where)
+        for i, k in enumerate(budgets)
+    )
+    if not budgets:
         raise ValueError(
-            f"budgets must be a non-empty sequence of ints >= 0, got {budgets}; "
+            f"{where}: `budgets` must be a non-empty sequence of ints >= 0, got (); "
             "budget 0 is the uniformly random agent."
         )
     return budgets
 
 
-def _check_goals_and_betas(mdp: TabularMDP, goal_states, betas) -> None:
-    if jnp.ndim(goal_states) != 1 or jnp.ndim(betas) != 1:
-        raise ValueError(
-            f"goal_states and betas must be 1-D (one entry per hypothesis value), got "
-            f"shapes {jnp.shape(goal_states)} and {jnp.shape(betas)}; vmap for "
-            "batches."
-        )
+def check_planning(
+    mdp, goal_states, betas, discount, goal_value, step_cost, where: str
+) -> tuple[Array, Array]:
+    """Types, shapes and dtypes always; values when concrete (goals in range and
+    enterable, betas >= 0, discount in [0, 1], a cost >= 0)."""
+    check_type(
+        mdp,
+        "mdp",
+        TabularMDP,
+        where=where,
+        hint="Build one with env.tabular_mdp(params).",
+    )
     if mdp.transition.ndim != 3:
         raise ValueError(
-            f"expected one MDP with transition [S, A, S], got {mdp.transition.shape}; "
-            "jax.vmap over layouts instead of passing a batch."
+            f"{where}: `mdp` must be one MDP with transition [S, A, S], got "
+            f"{mdp.transition.shape}; jax.vmap over layouts instead of passing a "
+            "batch."
         )
-    if not isinstance(goal_states, jax.core.Tracer):
-        goals = np.asarray(goal_states)
-        bad = (goals < 0) | (goals >= mdp.num_states)
-        if bad.any():
-            raise ValueError(
-                f"goal_states must be state indices in [0, {mdp.num_states}), got "
-                f"{goals[bad][0]} at position {int(np.argmax(bad))}."
-            )
-    if not isinstance(betas, jax.core.Tracer):
-        values = np.asarray(betas)
-        if not np.all(np.isfinite(values) & (values >= 0)):
-            raise ValueError(f"betas must be finite and >= 0, got {values}.")
+    goal_states = check_array(
+        goal_states,
+        "goal_states",
+        where=where,
+        ndim=1,
+        dtype="int",
+        hint="One state index per goal.",
+    )
+    betas = check_array(
+        betas,
+        "betas",
+        where=where,
+        ndim=1,
+        dtype="number",
+        hint="A grid of rationality values, e.g. [1.0, 4.0].",
+    )
+    for name, values in (("goal_states", goal_states), ("betas", betas)):
+        if values.shape[0] == 0:
+            raise ValueError(f"{where}: `{name}` must not be empty, got shape (0,).")
+    for name, value in (
+        ("discount", discount),
+        ("goal_value", goal_value),
+        ("step_cost", step_cost),
+    ):
+        check_array(value, name, where=where, ndim=0, dtype="number")
+        check_finite(value, name, where=where)
+    check_indices(goal_states, "goal_states", mdp.num_states, where=where, what="state")
+    check_finite(betas, "betas", where=where)
+    check_range(
+        betas, "betas", where=where, low=0.0, hint="0 is a uniformly random agent."
+    )
+    check_range(discount, "discount", where=where, low=0.0, high=1.0)
+    check_range(
+        step_cost,
+        "step_cost",
+        where=where,
+        low=0.0,
+        hint="It is an extra cost of every step, on top of the world's "
+        "reward; for a world without step costs pass a positive cost, not "
+        "a negative reward.",
+    )
+    if concrete(goal_states) is not None and not is_traced(mdp):
+        check_goals(mdp, goal_states, where=where)
+    return goal_states, betas
+
+
+def _error_if_traced_values(mdp, goal_states, betas):
+    """Inside the user's jit, a goal outside the world or a negative / NaN beta
+    raises at run time (``eqx.error_if``) rather than planning something else."""
+    if is_traced(goal_states):
+        bad = (goal_states < 0) | (goal_states >= mdp.num_states)
+        goal_states = eqx.error_if(
+            goal_states,
+            jnp.any(bad),
+            "goal_log_policies: `goal_states` holds an "
+            "index outside the world's states (traced value).",
+        )
+    if is_traced(betas):
+        betas = eqx.error_if(
+            betas,
+            jnp.any(~(betas >= 0)),
+            "goal_log_policies: `betas` holds a "
+            "negative or NaN value (traced value); betas must be >= 0.",
+        )
+    return goal_states, betas
+
+
+@partial(jax.jit, static_argnames=("budgets", "num_iterations", "value_fn"))
+def plan_log_policies(
+    mdp,
+    goal_states,
+    betas,
+    discount,
+    goal_value,
+    step_cost,
+    *,
+    budgets,
+    num_iterations,
+    value_fn,
+):
+    """The planning of :func:`goal_log_policies`, without its checks."""
+
+    def q_of_goal(goal):
+        agent = goal_reward(mdp, goal, goal_value, step_cost)
+        if budgets is None:
+            planned = value_iteration(agent, discount, num_iterations, value_fn)
+            return planned.q_values[None]
+        planned = budget_limited_planning(agent, discount, 1.0, max(budgets), value_fn)
+        return planned.q_values[jnp.asarray(budgets)]
+
+    q_values = jax.vmap(q_of_goal)(goal_states)  # [G, K, S, A]
+    return boltzmann_policy(q_values[:, None], betas[None, :, None, None, None])
 
 
 def goal_log_policies(
@@ -94,17 +195,24 @@ def goal_log_policies(
     num_iterations: int = 100,
     goal_value: Float[Array, ""] | float = 1.0,
     step_cost: Float[Array, ""] | float = 0.0,
-    value_fn=max_value,
+    value_fn: Callable = max_value,
 ) -> Float[Array, "G B K S A"]:
     """Boltzmann log-policies of every (goal, beta, budget) hypothesis.
 
-    Goal ``g`` is the agent MDP ``goal_reward(mdp, g, goal_value, step_cost)``;
-    its Q-values come from ``num_iterations`` sweeps of value iteration
-    (``budgets=None``, ``K = 1``) or, for budgets, from one
-    :func:`pinfer.planning.budget_limited_planning` scan to ``max(budgets)``
-    sweeps, read out at each budget (budget 0 is the uniform policy). The policy is
-    ``log_softmax(beta * Q)``. Differentiable in ``betas``, ``discount``,
-    ``goal_value``, ``step_cost`` and the MDP's arrays.
+    Goal ``g`` is the agent MDP ``goal_reward(mdp, g, goal_value, step_cost)``:
+    the world's reward (its cost of a step: a GridWorld's ``step_reward``, -1 by
+    default) plus ``goal_value`` on arriving at ``g`` minus ``step_cost``, an
+    *extra* cost of every step that the agent adds on top of the world's (0 by
+    default: the world owns the cost of a step). Its Q-values come from
+    ``num_iterations`` sweeps of value iteration (``budgets=None``, ``K = 1``) or,
+    for budgets, from one :func:`pinfer.planning.budget_limited_planning` scan to
+    ``max(budgets)`` sweeps, read out at each budget (budget 0 is the uniform
+    policy). The policy is ``log_softmax(beta * Q)``. Differentiable in ``betas``,
+    ``discount``, ``goal_value``, ``step_cost`` and the MDP's arrays.
+
+    Concrete inputs are checked first (goals inside the world and enterable from
+    another state, not walls; betas ``>= 0``; discount in ``[0, 1]``); inside
+    ``jit`` a bad goal or beta raises at run time (``eqx.error_if``).
 
     Args:
         mdp: the world (one layout).
@@ -114,7 +222,7 @@ def goal_log_policies(
         budgets: static sequence of planning budgets ``>= 0``, or None.
         num_iterations: sweeps of value iteration when ``budgets`` is None (static).
         goal_value: reward on arriving at the goal.
-        step_cost: cost ``>= 0`` of every step (subtracted).
+        step_cost: extra cost ``>= 0`` of every step, on top of the world's reward.
         value_fn: ``[S, A] -> [S]`` backup of the planner (default: hard max).
 
     Returns:
@@ -131,18 +239,22 @@ def goal_log_policies(
         Array([[50., 50.],
                [ 1., 99.]], dtype=float32)
     """
-    budgets = _check_budgets(budgets)
-    goal_states, betas = jnp.asarray(goal_states), jnp.asarray(betas)
-    _check_goals_and_betas(mdp, goal_states, betas)
-
-    def q_of_goal(goal):
-        agent = goal_reward(mdp, goal, goal_value, step_cost)
-        if budgets is None:
-            return value_iteration(agent, discount, num_iterations, value_fn).q_values[
-                None
-            ]
-        planned = budget_limited_planning(agent, discount, 1.0, max(budgets), value_fn)
-        return planned.q_values[jnp.asarray(budgets)]
-
-    q_values = jax.vmap(q_of_goal)(goal_states)  # [G, K, S, A]
-    return boltzmann_policy(q_values[:, None], betas[None, :, None, None, None])
+    where = "goal_log_policies"
+    budgets = check_budgets(budgets, where)
+    num_iterations = check_static_int(num_iterations, "num_iterations", 0, where=where)
+    check_callable(value_fn, "value_fn", where=where)
+    goal_states, betas = check_planning(
+        mdp, goal_states, betas, discount, goal_value, step_cost, where
+    )
+    goal_states, betas = _error_if_traced_values(mdp, goal_states, betas)
+    return plan_log_policies(
+        mdp,
+        goal_states,
+        betas,
+        discount,
+        goal_value,
+        step_cost,
+        budgets=budgets,
+        num_iterations=num_iterations,
+        value_fn=value_fn,
+    )

@@ -32,12 +32,26 @@ import equinox as eqx
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
-from pinfer.inverse.exact import (
-    InverseResult,
-    action_log_likelihoods,
-    filter_log_likelihoods,
+from pinfer.inverse.exact import InverseResult
+from pinfer.inverse.filtering import (
+    check_log_prior,
+    check_steps,
+    filter_hypotheses,
+    first_step,
+    step_log_likelihoods,
+)
+from pinfer.inverse.utterance_checks import (
+    check_epsilon,
+    check_log_table,
+    check_meaning,
+    check_num_hypotheses,
+    check_speaker,
+    check_utterances,
+    gather_utterances,
+    utterance_out_of_range,
 )
 from pinfer.types import Array, Bool, Float, Int
+from pinfer.validation import check_array, check_finite, check_range
 
 __all__ = [
     "Vocabulary",
@@ -68,6 +82,24 @@ class Vocabulary(eqx.Module):
     utterances: tuple[str, ...] = eqx.field(static=True)
     meaning: Float[Array, "U G"]
     cost: Float[Array, "U"]
+
+    def __check_init__(self):
+        where = "Vocabulary"
+        meaning = check_meaning(self.meaning, where)
+        cost = check_array(
+            self.cost,
+            "cost",
+            where=where,
+            dtype="number",
+            shape=(meaning.shape[0],),
+            hint="One cost per utterance.",
+        )
+        check_finite(cost, "cost", where=where)
+        if len(self.utterances) != meaning.shape[0]:
+            raise ValueError(
+                f"{where}: `utterances` must name the {meaning.shape[0]} rows of "
+                f"`meaning`, got {len(self.utterances)} names."
+            )
 
     def index(self, utterance: str) -> int:
         """The index of ``utterance``; a clear error lists the vocabulary."""
@@ -187,6 +219,8 @@ def literal_speaker(
         Array([[0.5, 0.5],
                [0. , 1. ]], dtype=float32)
     """
+    meaning = check_meaning(meaning, "literal_speaker")
+    check_epsilon(epsilon, "literal_speaker")
     return _add_noise(_normalise_rows(_log_meaning(meaning).T), epsilon)
 
 
@@ -210,7 +244,11 @@ def literal_listener(
         Array([[0.5  , 0.   , 0.5  ],
                [0.333, 0.333, 0.333]], dtype=float32)
     """
-    scores = _log_meaning(meaning) + jnp.asarray(log_prior)
+    meaning = check_meaning(meaning, "literal_listener")
+    log_prior = check_log_prior(
+        log_prior, "log_prior", meaning.shape[1:], "literal_listener"
+    )
+    scores = _log_meaning(meaning) + log_prior
     norm = logsumexp(scores, axis=-1, keepdims=True)
     return jnp.where(jnp.isfinite(norm), scores - norm, -jnp.inf)
 
@@ -244,9 +282,31 @@ def pragmatic_speaker(
         Array([[0.6667, 0.3333],
                [0.    , 1.    ]], dtype=float32)
     """
-    log_listener = literal_listener(meaning, log_prior)  # [U, G]
+    where = "pragmatic_speaker"
+    meaning = check_meaning(meaning, where)
+    check_array(alpha, "alpha", where=where, ndim=0, dtype="number")
+    check_finite(alpha, "alpha", where=where)
+    check_range(
+        alpha,
+        "alpha",
+        where=where,
+        low=0.0,
+        hint="alpha is the speaker's rationality; 0 is a literal speaker.",
+    )
+    check_epsilon(epsilon, where)
+    log_prior = check_log_prior(log_prior, "log_prior", meaning.shape[1:], where)
     if cost is None:
-        cost = jnp.zeros(log_listener.shape[0], log_listener.dtype)
+        cost = jnp.zeros(meaning.shape[0], jnp.result_type(float))
+    cost = check_array(
+        cost,
+        "cost",
+        where=where,
+        dtype="number",
+        shape=meaning.shape[:1],
+        hint="One cost per utterance.",
+    )
+    check_finite(cost, "cost", where=where)
+    log_listener = literal_listener(meaning, log_prior)  # [U, G]
     true = jnp.isfinite(log_listener)
     # Zero the -inf entries before scaling: alpha * -inf has a NaN gradient.
     utility = jnp.where(true, log_listener, 0.0) - jnp.asarray(cost)[:, None]
@@ -274,7 +334,12 @@ def utterance_log_likelihood(
         >>> jnp.exp(utterance_log_likelihood(speaker, 0))
         Array([0.5, 0. ], dtype=float32)
     """
-    return jnp.where(spoken, speaker_log_probs[:, utterance], 0.0)
+    where = "utterance_log_likelihood"
+    speaker_log_probs = check_speaker(speaker_log_probs, where)
+    utterance, spoken = check_utterances(
+        utterance, spoken, speaker_log_probs.shape[1], where, shape=()
+    )
+    return jnp.where(spoken, gather_utterances(speaker_log_probs, utterance), 0.0)
 
 
 def utterance_evidence(
@@ -307,15 +372,21 @@ def utterance_evidence(
         Array([[0.5, 0.5, 0. , 0. ],
                [1. , 1. , 1. , 1. ]], dtype=float32)
     """
+    where = "utterance_evidence"
+    speaker_log_probs = check_speaker(speaker_log_probs, where)
+    num_goals, num_utterances = speaker_log_probs.shape
+    num_hypotheses = check_num_hypotheses(num_hypotheses, num_goals, where)
+    utterances = check_array(utterances, "utterances", where=where, ndim=1, dtype="int")
+    utterances, spoken = check_utterances(
+        utterances, spoken, num_utterances, where, shape=utterances.shape
+    )
+    return _evidence(speaker_log_probs, utterances, spoken, num_hypotheses)
+
+
+def _evidence(speaker_log_probs, utterances, spoken, num_hypotheses):
+    per_step = gather_utterances(speaker_log_probs, utterances)  # [T, G]
+    per_step = jnp.where(spoken[:, None], per_step, 0.0)
     num_goals = speaker_log_probs.shape[0]
-    if num_hypotheses % num_goals:
-        raise ValueError(
-            f"num_hypotheses = {num_hypotheses} is not a multiple of the {num_goals} "
-            "goals of the speaker model; hypotheses must be the goal-major "
-            "flattening of a [G, B, K] grid."
-        )
-    per_step = speaker_log_probs[:, jnp.asarray(utterances)].T  # [T, G]
-    per_step = jnp.where(jnp.asarray(spoken)[:, None], per_step, 0.0)
     return jnp.repeat(per_step, num_hypotheses // num_goals, axis=1)
 
 
@@ -348,7 +419,9 @@ def communicative_goal_posterior(
 
     Returns:
         ``InverseResult(log_posterior [T + 1, G, B, K], log_goal_posterior
-        [T + 1, G], log_evidence [T + 1])``.
+        [T + 1, G], log_evidence [T + 1], log_final_posterior [G, B, K],
+        failed_step)``; ``failed_step`` is the first step with a (traced) state,
+        action or spoken utterance index out of range (it scores as impossible).
 
     Example:
         >>> log_pi = jnp.log(jnp.full((2, 1, 1, 1, 2), 0.5))  # actions say nothing
@@ -362,22 +435,32 @@ def communicative_goal_posterior(
                [1. , 0. ],
                [1. , 0. ]], dtype=float32)
     """
+    where = "communicative_goal_posterior"
+    log_policies = check_log_table(log_policies, "log_policies", where, ndim=5)
     grid = log_policies.shape[:3]
-    if log_policies.ndim != 5 or speaker_log_probs.shape[0] != grid[0]:
-        raise ValueError(
-            f"log_policies must be [G, B, K, S, A] and speaker_log_probs [G, U] with "
-            f"the same G; got {log_policies.shape} and {speaker_log_probs.shape}."
-        )
+    speaker_log_probs = check_speaker(speaker_log_probs, where, num_goals=grid[0])
     if log_prior is None:
         log_prior = jnp.zeros(grid, log_policies.dtype)
+    log_prior = check_log_prior(log_prior, "log_prior", grid, where)
     num_hypotheses = grid[0] * grid[1] * grid[2]
     flat = log_policies.reshape(num_hypotheses, *log_policies.shape[3:])
-    log_likelihoods = action_log_likelihoods(flat, states, actions, mask)
-    log_likelihoods = log_likelihoods + utterance_evidence(
+    states, actions, mask = check_steps(states, actions, mask, *flat.shape[1:], where)
+    utterances, spoken = check_utterances(
+        utterances, spoken, speaker_log_probs.shape[1], where, shape=actions.shape
+    )
+    log_likelihoods, bad = step_log_likelihoods(flat, states, actions, mask)
+    log_likelihoods = log_likelihoods.T + _evidence(
         speaker_log_probs, utterances, spoken, num_hypotheses
     )
-    result = filter_log_likelihoods(jnp.ravel(log_prior), log_likelihoods)
-    log_posterior = result.log_posterior.reshape(-1, *grid)
+    bad = bad | utterance_out_of_range(utterances, spoken, speaker_log_probs.shape[1])
+    log_posterior, log_evidence = filter_hypotheses(
+        jnp.ravel(log_prior), log_likelihoods.T
+    )
+    log_posterior = log_posterior.T.reshape(-1, *grid)
     return InverseResult(
-        log_posterior, logsumexp(log_posterior, axis=(2, 3)), result.log_evidence
+        log_posterior,
+        logsumexp(log_posterior, axis=(2, 3)),
+        log_evidence,
+        log_posterior[-1],
+        first_step(bad),
     )

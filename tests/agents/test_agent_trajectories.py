@@ -8,6 +8,7 @@ import pytest
 from agents_helpers import GreedyAgent
 
 from pinfer.agents import (
+    AbstractPolicyAgent,
     BoltzmannAgent,
     ImpossibleStepError,
     PlannerParams,
@@ -29,6 +30,18 @@ AGENT = BoltzmannAgent(12)
 UP, DOWN, LEFT, RIGHT = range(4)
 GOOD = ([0, 1, 2, 3, 7, 11], [RIGHT, RIGHT, RIGHT, DOWN, DOWN])
 THROUGH_WALL = ([0, 1, 5, 9, 10, 11], [RIGHT, DOWN, DOWN, RIGHT, RIGHT])
+
+
+class TableAgent(AbstractPolicyAgent):
+    """Acts by a log-policy table ``params [S, A]`` (NaN entries included)."""
+
+    def init(self, key, params):
+        return None
+
+    def log_policy(self, agent_state, obs, params):
+        return params[obs]
+
+
 SCORE = jax.jit(jax.vmap(trajectory_log_likelihood, in_axes=(None, None, 0)))
 
 
@@ -76,9 +89,16 @@ def test_move_through_a_wall_is_reported():
     np.testing.assert_array_equal(
         jax.vmap(first_impossible_transition, in_axes=(None, 0))(WORLD, batch), [-1, 1]
     )
-    check_trajectories(AGENT, PARAMS, batch)  # every action is possible for beta < inf
+    # Every action is possible for beta < inf.
+    check_trajectories(batch, agent=AGENT, agent_params=PARAMS)
     with pytest.raises(ImpossibleStepError) as error:
-        check_trajectories(AGENT, PARAMS, batch, world=WORLD, action_names=ACTION_NAMES)
+        check_trajectories(
+            batch,
+            world=WORLD,
+            agent=AGENT,
+            agent_params=PARAMS,
+            action_names=ACTION_NAMES,
+        )
     message = str(error.value)
     assert message.startswith(
         "trajectory 1, step 1: the move from state 1 to state 5 with action 'down' (1)"
@@ -90,7 +110,9 @@ def test_move_through_a_wall_is_reported():
         1,
         "transition",
     )
-    check_trajectories(AGENT, PARAMS, make_trajectory(*GOOD), world=WORLD)
+    check_trajectories(
+        make_trajectory(*GOOD), world=WORLD, agent=AGENT, agent_params=PARAMS
+    )
 
 
 def test_action_with_zero_probability_is_reported_not_nan():
@@ -104,7 +126,9 @@ def test_action_with_zero_probability_is_reported_not_nan():
     )
     np.testing.assert_array_equal(steps, [-1, -1, 1])
     with pytest.raises(ImpossibleStepError) as error:
-        check_trajectories(agent, q_values, batch, action_names=ACTION_NAMES)
+        check_trajectories(
+            batch, agent=agent, agent_params=q_values, action_names=ACTION_NAMES
+        )
     assert str(error.value).startswith(
         "trajectory 2, step 1: action 'down' (1) from state 4 has probability 0 under "
         "the model (log-probability -inf)."
@@ -112,7 +136,7 @@ def test_action_with_zero_probability_is_reported_not_nan():
     assert error.value.kind == "action" and error.value.action == DOWN
     one = make_trajectory([0, 4, 8], [DOWN, DOWN])
     with pytest.raises(ImpossibleStepError, match=r"^step 1: action 1 from state 4"):
-        check_trajectories(agent, q_values, one)
+        check_trajectories(one, agent=agent, agent_params=q_values)
 
 
 def test_gradients_of_possible_trajectories_stay_finite():
@@ -130,7 +154,10 @@ def test_off_range_and_nan_models_are_named():
     batch = pad_trajectories([GOOD, ([0, 1], [7])])
     names = ACTION_NAMES[: ENV.num_actions]
     with pytest.raises(ImpossibleStepError, match=r"action 7 \(outside 0\.\.3\)"):
-        check_trajectories(AGENT, PARAMS, batch, action_names=names)
-    broken = PlannerParams(WORLD, StateGoal(11, 10.0), jnp.nan, 1.0)
-    with pytest.raises(ImpossibleStepError, match="log-probability NaN"):
-        check_trajectories(AGENT, broken, make_trajectory(*GOOD))
+        check_trajectories(batch, agent=AGENT, agent_params=PARAMS, action_names=names)
+    # A model whose log-probabilities are NaN in state 7 (GOOD visits it at step 4).
+    broken = jnp.full((12, 4), -jnp.log(4.0)).at[7].set(jnp.nan)
+    with pytest.raises(ImpossibleStepError, match="^step 4: .*log-probability NaN"):
+        check_trajectories(
+            make_trajectory(*GOOD), agent=TableAgent(), agent_params=broken
+        )

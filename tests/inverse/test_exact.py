@@ -304,14 +304,14 @@ def test_impossible_move_is_reported_and_never_nan(corridor):
     states = jnp.array([[2, 3, 4, 4], [2, 1, 3, 4]])
     actions = jnp.array([[1, 1, 0], [0, 1, 1]])
     mask = jnp.array([[True, True, False], [True, True, True]])
-    check_trajectories(mdp, states[:1], actions[:1], mask[:1])
+    check_trajectories((states[:1], actions[:1], mask[:1]), world=mdp)
     with pytest.raises(
         ValueError,
-        match=r"trajectory 1, step 1: the move from state 1 by action 1 \('right'\) "
-        r"to state 3 has probability 0",
+        match=r"trajectory 1, step 1: the move from state 1 to state 3 with action "
+        r"'right' \(1\) has probability 0",
     ):
         check_trajectories(
-            mdp, states, actions, mask, action_names=["left", "right", "stay"]
+            (states, actions, mask), world=mdp, action_names=["left", "right", "stay"]
         )
     run = jax.vmap(
         lambda s, a, m: infer_goals(
@@ -330,6 +330,7 @@ def test_impossible_move_is_reported_and_never_nan(corridor):
     )
     np.testing.assert_allclose(jax.nn.logsumexp(posterior[1]), 0.0, atol=1e-6)
     assert np.isfinite(np.asarray(result.log_evidence[0])).all()
+    np.testing.assert_array_equal(result.failed_step, [-1, 1])
 
 
 def test_action_excluded_by_every_hypothesis(corridor):
@@ -350,7 +351,7 @@ def test_action_excluded_by_every_hypothesis(corridor):
         ValueError,
         match="step 1: action 2 in state 3 has probability 0 under every hypothesis",
     ):
-        check_trajectories(mdp, states, actions, log_policies=greedy)
+        check_trajectories((states, actions), world=mdp, log_policies=greedy)
     result = goal_posterior(greedy, jnp.zeros(2), states, actions, jnp.ones(2, bool))
     assert not np.isnan(np.asarray(result.log_posterior)).any()
     np.testing.assert_allclose(np.exp(result.log_posterior[1]), [0.0, 1.0])
@@ -381,24 +382,30 @@ def test_gradient_in_beta_is_finite(corridor):
 def test_bad_inputs_are_reported(corridor):
     mdp, goals = corridor
     args = (jnp.array([2, 3, 4]), jnp.array([1, 1]), jnp.ones(2, bool))
-    with pytest.raises(ValueError, match=r"log_prior must have shape \[G, B, K\]"):
+    with pytest.raises(ValueError, match=r"`log_prior` must have shape \[2, 2, 1\]"):
         infer_goals(mdp, goals, jnp.ones(2), 0.9, *args, jnp.zeros((2, 1, 1)))
     with pytest.raises(
-        ValueError, match=r"goal_states must be state indices in \[0, 5\)"
+        ValueError, match=r"`goal_states` holds 7 at position 1, which is not a state"
     ):
         infer_goals(mdp, jnp.array([0, 7]), jnp.ones(1), 0.9, *args)
-    with pytest.raises(ValueError, match=r"states must have shape \[T \+ 1\]"):
+    with pytest.raises(ValueError, match=r"`states` must have shape \[3\]"):
         infer_goals(mdp, goals, jnp.ones(1), 0.9, jnp.zeros(5, int), *args[1:])
-    with pytest.raises(ValueError, match="budgets must be a non-empty"):
+    with pytest.raises(ValueError, match=r"`budgets\[1\]` must be an int >= 0"):
         infer_goals(mdp, goals, jnp.ones(1), 0.9, *args, budgets=(2, -1))
     with pytest.raises(ValueError, match="jax.vmap over layouts"):
         batch = jax.tree.map(lambda x: jnp.stack([x, x]), mdp)
         goal_log_policies(batch, goals, jnp.ones(1), 0.9)
-    with pytest.raises(ValueError, match=r"state 9 is not a state index in \[0, 5\)"):
-        check_trajectories(mdp, jnp.array([2, 9]), jnp.array([1]))
+    with pytest.raises(
+        ValueError,
+        match=r"`states` holds 9 at step 0 \(its next "
+        r"state\), which is not a state in 0..4",
+    ):
+        check_trajectories((jnp.array([2, 9]), jnp.array([1])), world=mdp)
 
 
-@pytest.mark.parametrize("module", ["exact", "hypotheses", "checks", "reward"])
+@pytest.mark.parametrize(
+    "module", ["exact", "filtering", "hypotheses", "checks", "reward"]
+)
 def test_docstring_examples(module):
     mod = getattr(pinfer.inverse, module)
     globs = {"jnp": jnp, "jax": jax, "TabularMDP": TabularMDP}

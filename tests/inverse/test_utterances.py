@@ -238,7 +238,11 @@ def test_evidence_table_layout_and_bad_input():
         templated_vocabulary(["red"]).index("hello")
     with pytest.raises(ValueError, match="one gem colour and one list of keys"):
         templated_vocabulary(["red", "blue"], [["red"]])
-    with pytest.raises(ValueError, match="same G"):
+    with pytest.raises(
+        ValueError,
+        match=r"`speaker_log_probs` must have shape .*"
+        "the same G = 2 as `log_policies`",
+    ):
         communicative_goal_posterior(
             jnp.zeros((2, 1, 1, 3, 2)), None, jnp.zeros(1, int), jnp.zeros(1, int),
             jnp.ones(1, bool), speaker, jnp.zeros(1, int), jnp.ones(1, bool),
