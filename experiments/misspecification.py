@@ -22,9 +22,17 @@ The well-specified observer (same grid over goals and ``beta``, the agents' own 
 and discount) separates the cost of misspecification from the fact that a
 low-budget or myopic agent's behaviour says less about its goal.
 
+The claims checked (``claims_hold``): in each sweep the assumed model's error grows
+by more than 4 standard errors from the well-specified end to the largest
+misspecification, and at the well-specified end it agrees with the well-specified
+observer within 4 standard errors. The worlds charge 1 per step and the goal pays
+``goal_value``; no extra ``step_cost`` is added.
+
 Run: ``python -m experiments.misspecification --out DIR [--quick] [--seed N]``.
 Writes ``misspecification.md`` / ``.csv`` (one row per condition) and
 ``misspecification.png`` (error against budget deficit and against discount gap).
+Exits with status 1 when a claim fails in the full run; ``--quick`` does not test
+the claims (it says so).
 """
 
 import functools
@@ -41,6 +49,7 @@ from jax.scipy.special import logsumexp
 from experiments._common import (
     Worlds,
     build_worlds,
+    claims_exit_status,
     parse_args,
     prepare_output,
     save_figure,
@@ -69,8 +78,8 @@ class Config(NamedTuple):
     beta_grid: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
     model_discount: float = 0.95
     goal_value: float = 10.0
-    step_cost: float = 1.0
     full_planning_sweeps: int = 60
+    tests_claims: bool = True
 
 
 FULL = Config(
@@ -79,7 +88,16 @@ FULL = Config(
     (12, 10, 8, 6, 5, 4, 3, 2, 1, 0),
     (0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2),
 )
-QUICK = Config(12, 12, (12, 4, 0), (0.95, 0.5), beta_grid=(1.0, 4.0))
+QUICK = Config(
+    12, 12, (12, 4, 0), (0.95, 0.5), beta_grid=(1.0, 4.0), tests_claims=False
+)
+# The error columns printed (and tabulated) for each condition.
+PRINTED_ERRORS = (
+    "error_assumed",
+    "error_true_model",
+    "map_error_assumed",
+    "map_error_true_model",
+)
 
 
 class Conditions(NamedTuple):
@@ -119,7 +137,7 @@ def simulate(key, cfg: Config, worlds: Worlds, budget, discount):
 
     def one(key, layout, goal):
         world = jax.tree.map(lambda leaf: leaf[layout], worlds.mdp)
-        reward = StateGoal(worlds.goals[layout, goal], cfg.goal_value, cfg.step_cost)
+        reward = StateGoal(worlds.goals[layout, goal], cfg.goal_value)
         params = BudgetParams(world, reward, cfg.true_beta, discount, budget)
         env_params = TabularEnvParams(
             reward.apply(world), worlds.initial[layout], cfg.num_steps
@@ -136,7 +154,7 @@ def true_model_tables(cfg: Config, worlds: Worlds, budget, discount):
     betas = jnp.asarray(cfg.beta_grid)
 
     def per_goal(mdp, goal):
-        agent_mdp = goal_reward(mdp, goal, cfg.goal_value, cfg.step_cost)
+        agent_mdp = goal_reward(mdp, goal, cfg.goal_value)
         planned = budget_limited_planning(
             agent_mdp, discount, 1.0, cfg.full_planning_sweeps
         )
@@ -162,7 +180,6 @@ def assumed_model_tables(cfg: Config, worlds: Worlds):
             cfg.model_discount,
             num_iterations=cfg.full_planning_sweeps,
             goal_value=cfg.goal_value,
-            step_cost=cfg.step_cost,
         )
         return tables.reshape(-1, *tables.shape[-2:])
 
@@ -210,8 +227,28 @@ def _mean_se(values) -> tuple[float, float]:
     return float(values.mean()), float(values.std(ddof=1) / np.sqrt(values.size))
 
 
-def run(cfg: Config, out, seed: int = 0) -> list[dict]:
-    """Simulate every condition, infer goals, write the table and the figure."""
+def claims_hold(rows: list[dict]) -> bool:
+    """The claims: in each sweep the assumed model's error at the largest
+    misspecification exceeds its error at none by more than 4 standard errors, and
+    at none the assumed and the well-specified observer agree within 4 standard
+    errors."""
+    ok = True
+    for sweep in ("budget", "discount"):
+        part = sorted(
+            (r for r in rows if r["sweep"] == sweep),
+            key=lambda r: r["misspecification"],
+        )
+        well, worst = part[0], part[-1]
+        se = np.hypot(well["error_assumed_se"], worst["error_assumed_se"])
+        ok &= bool(worst["error_assumed"] - well["error_assumed"] > 4 * se)
+        se0 = np.hypot(well["error_assumed_se"], well["error_true_model_se"])
+        ok &= bool(abs(well["error_assumed"] - well["error_true_model"]) < 4 * se0)
+    return ok
+
+
+def run(cfg: Config, out, seed: int = 0) -> tuple[list[dict], bool]:
+    """Simulate every condition, infer goals, write the table and the figure; return
+    the rows and whether the claims hold (``claims_hold``)."""
     out = prepare_output(out)
     start = time.perf_counter()
     worlds = build_worlds()
@@ -254,45 +291,70 @@ def run(cfg: Config, out, seed: int = 0) -> list[dict]:
         f"budget {max(cfg.budgets)}) or discount gap (discount sweep). "
         f"Runtime {seconds:.1f} s."
     )
+    ok = claims_hold(rows)
+    notes += (
+        " Claims (the assumed model's error grows by > 4 se from no to the largest "
+        "misspecification in each sweep; at none it agrees with the well-specified "
+        "observer within 4 se): "
+        + (("hold" if ok else "FAIL") if cfg.tests_claims else "not tested (--quick)")
+        + "."
+    )
     write_table(rows, out, "misspecification", "Misspecification", notes)
     make_figure(rows, out)
-    return rows
+    return rows, ok
 
 
 def make_figure(rows, out):
-    import matplotlib.pyplot as plt
+    """Error against misspecification, both observers, both error measures.
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True, layout="constrained")
+    The two observers often agree, so their points are dodged sideways by 1 % of
+    the axis and drawn with different markers and line styles (the assumed model's
+    hollow markers larger): no curve hides another.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.6), sharey=True, layout="constrained")
     labels = {"budget": "budget deficit (sweeps)", "discount": "discount gap"}
     models = (
-        ("assumed", "assumed model (full planning, discount 0.95)", "o", "C0"),
-        ("true_model", "true model (well specified)", "s", "C2"),
+        ("assumed", "assumed model (full planning, discount 0.95)", "o", 8, "C0", -1),
+        ("true_model", "true model (well specified)", "s", 5, "C2", 1),
     )
     for ax, sweep in zip(axes, ("budget", "discount"), strict=True):
         part = [r for r in rows if r["sweep"] == sweep]
         part.sort(key=lambda r: r["misspecification"])
-        x = [r["misspecification"] for r in part]
-        for key, label, marker, color in models:
+        x = np.array([r["misspecification"] for r in part], dtype=float)
+        dodge = 0.01 * max(float(np.ptp(x)), 1e-9)
+        for key, label, marker, size, color, side in models:
+            shifted = x + side * dodge
             ax.errorbar(
-                x,
+                shifted,
                 [r[f"error_{key}"] for r in part],
                 yerr=[2 * r[f"error_{key}_se"] for r in part],
-                fmt=marker + "-",
+                fmt=marker + ("-" if side < 0 else "--"),
+                ms=size,
+                mfc="none" if side < 0 else color,
+                mew=1.5,
                 color=color,
                 capsize=2,
                 label=f"{label}: 1 - mean P(true goal)",
             )
             ax.plot(
-                x,
+                shifted,
                 [r[f"map_error_{key}"] for r in part],
-                marker + ":",
+                marker + (":" if side < 0 else "-."),
+                ms=size,
+                mfc="none" if side < 0 else color,
+                mew=1.2,
                 color=color,
                 alpha=0.6,
                 label=f"{label}: MAP goal wrong at the end",
             )
-        ax.set(xlabel=labels[sweep], title=f"{sweep} sweep", ylim=(0, 1))
+        ax.set(xlabel=labels[sweep], title=f"{sweep} sweep", ylim=(-0.02, 1.02))
+    axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set_ylabel("goal-inference error")
-    axes[0].legend(fontsize=7)
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncol=2, fontsize=7)
     return save_figure(fig, out, "misspecification")
 
 
@@ -303,22 +365,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv,
     )
     cfg = QUICK if args.quick else FULL
-    rows = run(cfg, args.out, args.seed)
-    columns = (
-        "sweep",
-        "budget",
-        "discount",
-        "error_assumed",
-        "error_true_model",
-        "map_error_assumed",
-        "map_error_true_model",
-        "mean_steps",
-    )
+    rows, ok = run(cfg, args.out, args.seed)
+    columns = ("sweep", "budget", "discount", *PRINTED_ERRORS, "mean_steps")
     print(" ".join(f"{c:>20}" for c in columns))
     for row in rows:
         print(" ".join(f"{_fmt(row[c]):>20}" for c in columns))
     print(f"results in {args.out}")
-    return 0
+    return claims_exit_status(ok, args.quick, "see the notes of the table")
 
 
 def _fmt(value):

@@ -6,7 +6,7 @@ import csv
 import numpy as np
 import pytest
 
-from experiments import _common, latent_budgets, misspecification
+from experiments import _common, communicating_agents, latent_budgets, misspecification
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -14,6 +14,12 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def _read_csv(path):
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def assert_claims_not_tested(printed):
+    """A quick run says that it does not test the claims, and no verdict."""
+    assert "claims: not tested in --quick mode" in printed
+    assert "claims_hold" not in printed and "CLAIM" not in printed
 
 
 def _check_outputs(folder, stem):
@@ -48,6 +54,7 @@ def test_latent_budgets_quick_writes_table_and_figure(tmp_path, capsys):
     assert "## Summary" in (out / "latent_budgets.md").read_text()
     printed = capsys.readouterr().out
     assert "recovery_within_1" in printed and "heldout_ll_budget" in printed
+    assert_claims_not_tested(printed)
 
 
 def test_misspecification_quick_writes_table_and_figure(tmp_path, capsys):
@@ -67,7 +74,9 @@ def test_misspecification_quick_writes_table_and_figure(tmp_path, capsys):
         assert 1.0 <= float(row["mean_steps"]) <= cfg.num_steps
     zero = [r for r in rows if float(r["misspecification"]) == 0.0]
     assert len(zero) == 2  # the well-specified end of both sweeps
-    assert "error_assumed" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "error_assumed" in printed
+    assert_claims_not_tested(printed)
 
 
 def test_common_helpers_reject_bad_input(tmp_path):
@@ -82,6 +91,50 @@ def test_common_helpers_reject_bad_input(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    ("ok", "quick", "code", "printed"),
+    [
+        (True, False, 0, "claims: hold"),
+        (False, False, 1, "CLAIM FAILED: x"),
+        (True, True, 0, "claims: not tested in --quick mode"),
+        (False, True, 0, "claims: not tested in --quick mode"),
+    ],
+)
+def test_claims_decide_the_exit_status(capsys, ok, quick, code, printed):
+    assert _common.claims_exit_status(ok, quick, "x") == code
+    out, err = capsys.readouterr()
+    assert printed in out + err
+    assert ("FAILED" in err) == (not ok and not quick)
+
+
+def _fail_claims(module, monkeypatch, returned):
+    monkeypatch.setattr(module, "run", lambda *args, **kwargs: returned)
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_every_script_exits_non_zero_when_a_full_run_fails_a_claim(
+    monkeypatch, tmp_path, capsys, quick
+):
+    """The scripts' own exit status, with the experiment itself replaced by a run
+    whose claims failed (the real runs are the slow tests below)."""
+    flag = ["--quick"] if quick else []
+    out = ["--out", str(tmp_path)]
+    _fail_claims(latent_budgets, monkeypatch, ({"agents": 1}, False))
+    assert latent_budgets.main(out + flag) == (0 if quick else 1)
+    row = {"sweep": "budget", "budget": 1, "discount": 0.9, "mean_steps": 1.0}
+    row |= {name: 0.5 for name in misspecification.PRINTED_ERRORS}
+    _fail_claims(misspecification, monkeypatch, ([row], False))
+    assert misspecification.main(out + flag) == (0 if quick else 1)
+    _fail_claims(communicating_agents, monkeypatch, ([], False, 0.0))
+    assert communicating_agents.main(out + flag) == (0 if quick else 1)
+    printed = capsys.readouterr()
+    if quick:
+        assert printed.out.count("claims: not tested in --quick mode") == 3
+        assert "CLAIM" not in printed.err
+    else:
+        assert printed.err.count("CLAIM FAILED") == 3
+
+
 @pytest.mark.slow
 def test_latent_budgets_full_run_meets_its_claims(tmp_path):
     summary, ok = latent_budgets.run(latent_budgets.FULL, tmp_path, seed=0)
@@ -93,7 +146,8 @@ def test_latent_budgets_full_run_meets_its_claims(tmp_path):
 
 @pytest.mark.slow
 def test_misspecification_error_grows_with_misspecification(tmp_path):
-    rows = misspecification.run(misspecification.FULL, tmp_path, seed=0)
+    rows, ok = misspecification.run(misspecification.FULL, tmp_path, seed=0)
+    assert ok
     for sweep in ("budget", "discount"):
         part = sorted(
             (r for r in rows if r["sweep"] == sweep),
