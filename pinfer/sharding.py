@@ -133,14 +133,14 @@ def _check_divisible(where: str, what: str, size: int, count: int, name: str) ->
 
 def _check_leaves(where: str, tree: ArrayTree, count: int, name: str) -> None:
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-        path_str = jax.tree_util.keystr(path) or "<root>"
+        leaf_name = f"`tree` leaf {jax.tree_util.keystr(path)}" if path else "`tree`"
         shape = tuple(np.shape(leaf))
         if len(shape) == 0:
             raise ValueError(
-                f"{where}: leaf {path_str} is a scalar, but every leaf needs a "
-                "leading particle axis. Pass shared values through `replicate`."
+                f"{where}: {leaf_name} is a scalar, but every leaf needs a leading "
+                "particle axis. Pass shared values through `replicate`."
             )
-        what = f"leaf {path_str} has leading dimension {shape[0]} (shape {shape})"
+        what = f"{leaf_name} has leading dimension {shape[0]} (shape {shape})"
         _check_divisible(where, what, shape[0], count, name)
 
 
