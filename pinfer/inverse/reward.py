@@ -22,7 +22,6 @@ import numpyro
 import numpyro.distributions as dist
 from numpyro.infer import MCMC, NUTS
 
-from pinfer.base import check_key
 from pinfer.planning import (
     TabularMDP,
     boltzmann_policy,
@@ -31,6 +30,15 @@ from pinfer.planning import (
     with_reward,
 )
 from pinfer.types import Array, Bool, Float, Int, PRNGKey
+from pinfer.validation import (
+    check_array,
+    check_finite,
+    check_indices,
+    check_key,
+    check_range,
+    check_static_int,
+    check_type,
+)
 
 __all__ = [
     "RewardPosterior",
@@ -52,6 +60,95 @@ class RewardPosterior(NamedTuple):
     num_divergent: Int[Array, ""]
 
 
+def _check_inputs(
+    where, mdp, features, states, actions, mask, beta, discount, num_iterations
+):
+    """Shapes and dtypes always; values (indices, finiteness, ranges) if concrete."""
+    check_type(
+        mdp,
+        "mdp",
+        TabularMDP,
+        where=where,
+        hint="Build one with env.tabular_mdp(params).",
+    )
+    sizes = (mdp.num_states, mdp.num_actions)
+    features = check_array(
+        features,
+        "features",
+        where=where,
+        dtype="float",
+        shape=(*sizes, None),
+        hint="features[s, a, f].",
+    )
+    check_finite(features, "features", where=where)
+    actions = check_array(
+        actions,
+        "actions",
+        where=where,
+        dtype="int",
+        ndim=(1, 2, 3, 4),
+        hint="[..., T] action indices.",
+    )
+    mask = check_array(mask, "mask", where=where, dtype="bool", shape=actions.shape)
+    states = check_array(states, "states", where=where, dtype="int")
+    lead, num_steps = actions.shape[:-1], actions.shape[-1]
+    if states.shape not in ((*lead, num_steps), (*lead, num_steps + 1)):
+        raise ValueError(
+            f"{where}: `states` must have shape {[*lead, num_steps]} (the state of "
+            f"each step) or {[*lead, num_steps + 1]} to match `actions` "
+            f"{list(actions.shape)}, got {list(states.shape)}."
+        )
+    states = states[..., :num_steps]
+    axes = ("trajectory", "step") if actions.ndim == 2 else None
+    check_indices(
+        states, "states", sizes[0], where=where, mask=mask, axes=axes, what="state"
+    )
+    check_indices(
+        actions, "actions", sizes[1], where=where, mask=mask, axes=axes, what="action"
+    )
+    for name, value in (("beta", beta), ("discount", discount)):
+        check_array(value, name, where=where, ndim=0, dtype="number")
+        check_finite(value, name, where=where)
+    check_range(
+        beta,
+        "beta",
+        where=where,
+        low=0.0,
+        low_open=True,
+        hint="beta is the (known) rationality scale of the soft planner.",
+    )
+    check_range(discount, "discount", where=where, low=0.0, high=1.0)
+    num_iterations = check_static_int(num_iterations, "num_iterations", 0, where=where)
+    return features, states, actions, mask, num_iterations
+
+
+def _check_prior_scale(prior_scale, where):
+    check_array(prior_scale, "prior_scale", where=where, ndim=0, dtype="number")
+    check_finite(prior_scale, "prior_scale", where=where)
+    check_range(
+        prior_scale,
+        "prior_scale",
+        where=where,
+        low=0.0,
+        low_open=True,
+        hint="It is the prior standard deviation of each weight.",
+    )
+
+
+def _log_likelihood(
+    mdp, features, states, actions, mask, weights, beta, discount, num_iterations
+):
+    reward = mdp.reward + linear_reward(features, weights)
+    agent = with_reward(mdp, reward)
+    q_values = soft_value_iteration(agent, discount, beta, num_iterations).q_values
+    log_policy = boltzmann_policy(q_values, beta)
+    # A (traced) index outside the world scores -inf: an impossible observation.
+    chosen = log_policy.at[states, actions].get(
+        mode="fill", fill_value=-jnp.inf, wrap_negative_indices=False
+    )
+    return jnp.sum(jnp.where(mask, chosen, 0.0))
+
+
 def reward_log_likelihood(
     mdp: TabularMDP,
     features: Float[Array, "S A F"],
@@ -64,6 +161,11 @@ def reward_log_likelihood(
     num_iterations: int,
 ) -> Float[Array, ""]:
     """Log-likelihood of observed actions under the soft-optimal policy of ``w``.
+
+    Concrete inputs are checked first (an index out of range, a NaN feature or
+    weight, ``beta <= 0`` raise, naming the argument and the value); inside
+    ``jit`` a state or action index outside the world scores ``-inf`` (an
+    impossible observation), never a wrapped-around index.
 
     Args:
         mdp: the world; ``features @ weights`` is added to ``mdp.reward``.
@@ -90,13 +192,22 @@ def reward_log_likelihood(
         >>> jnp.round(100 * jnp.exp(ll / 2))  # both steps move to the rewarded 1
         Array(88., dtype=float32)
     """
-    actions = jnp.asarray(actions)
-    states = jnp.asarray(states)[..., : actions.shape[-1]]
-    reward = mdp.reward + linear_reward(features, weights)
-    agent = with_reward(mdp, reward)
-    q_values = soft_value_iteration(agent, discount, beta, num_iterations).q_values
-    log_policy = boltzmann_policy(q_values, beta)
-    return jnp.sum(jnp.where(jnp.asarray(mask, bool), log_policy[states, actions], 0.0))
+    where = "reward_log_likelihood"
+    features, states, actions, mask, num_iterations = _check_inputs(
+        where, mdp, features, states, actions, mask, beta, discount, num_iterations
+    )
+    weights = check_array(
+        weights,
+        "weights",
+        where=where,
+        dtype="float",
+        shape=features.shape[-1:],
+        hint="One weight per feature.",
+    )
+    check_finite(weights, "weights", where=where)
+    return _log_likelihood(
+        mdp, features, states, actions, mask, weights, beta, discount, num_iterations
+    )
 
 
 def linear_reward_model(
@@ -127,11 +238,16 @@ def linear_reward_model(
         >>> log_joint.round(4)  # N(0 | 0, 1) and a coin-flip action
         Array(-1.6121, dtype=float32)
     """
+    where = "linear_reward_model"
+    features, states, actions, mask, num_iterations = _check_inputs(
+        where, mdp, features, states, actions, mask, beta, discount, num_iterations
+    )
+    _check_prior_scale(prior_scale, where)
     num_features = features.shape[-1]
     weights = numpyro.sample(
         "weights", dist.Normal(0.0, prior_scale).expand([num_features]).to_event(1)
     )
-    log_likelihood = reward_log_likelihood(
+    log_likelihood = _log_likelihood(
         mdp, features, states, actions, mask, weights, beta, discount, num_iterations
     )
     numpyro.factor("actions", log_likelihood)
@@ -181,7 +297,15 @@ def infer_reward_weights(
         >>> post.weights.shape
         (1, 100, 2)
     """
-    check_key(key)
+    where = "infer_reward_weights"
+    check_key(key, where=where)
+    _check_inputs(
+        where, mdp, features, states, actions, mask, beta, discount, num_iterations
+    )
+    _check_prior_scale(prior_scale, where)
+    num_warmup = check_static_int(num_warmup, "num_warmup", 0, where=where)
+    num_samples = check_static_int(num_samples, "num_samples", 1, where=where)
+    num_chains = check_static_int(num_chains, "num_chains", 1, where=where)
     kernel = NUTS(linear_reward_model)
     mcmc = MCMC(
         kernel,

@@ -122,3 +122,30 @@ def test_nuts_recovers_the_weights(data):
     assert np.all(np.abs(mean - TRUE_WEIGHTS) < 4 * sd), (mean, sd)
     # The data must be informative for the check to mean anything (prior sd 3).
     assert np.all(sd < 0.6), sd
+
+
+def test_bad_inputs_are_named_not_clipped(data):
+    transition, features, states, actions, mask = data
+    mdp = TabularMDP(
+        jnp.asarray(transition, jnp.float32),
+        jnp.zeros(transition.shape[:2]),
+        jnp.zeros(SIDE * SIDE, bool),
+    )
+    features = jnp.asarray(features, jnp.float32)
+    weights = jnp.asarray(TRUE_WEIGHTS, jnp.float32)
+    bad = np.array(actions)
+    bad[2, 3] = 7  # before: scored like action 3 (a clipped index)
+    args = (mdp, features, states[:3], bad[:3], mask[:3], weights)
+    with pytest.raises(ValueError, match=r"`actions` holds 7 at trajectory 2, step 3"):
+        reward_log_likelihood(*args, BETA, DISCOUNT, SWEEPS)
+    traced = jax.jit(reward_log_likelihood, static_argnums=8)
+    assert np.isneginf(traced(*args, BETA, DISCOUNT, SWEEPS))  # impossible, flagged
+    good = (mdp, features, states[:3], actions[:3], mask[:3], weights)
+    with pytest.raises(ValueError, match=r"`beta` must be > 0.0, got 0.0"):
+        reward_log_likelihood(*good, 0.0, DISCOUNT, SWEEPS)
+    with pytest.raises(ValueError, match=r"`features` must be finite, got nan"):
+        reward_log_likelihood(
+            mdp, features.at[0, 1, 2].set(jnp.nan), *good[2:], BETA, DISCOUNT, SWEEPS
+        )
+    with pytest.raises(TypeError, match="`key` must be a JAX PRNG key, got 0"):
+        infer_reward_weights(0, *good[:5], BETA, DISCOUNT, SWEEPS)
