@@ -69,3 +69,7 @@ class AbstractEnvironment(eqx.Module):
     @abc.abstractmethod
     def render(self, state: Any, params: ArrayTree) -> np.ndarray:
         """An RGB image ``[height, width, 3]`` (uint8) of ``state``."""
+
+    def check_params(self, params: ArrayTree, where: str = "") -> None:
+        """Raise unless ``params`` fits this environment (the default accepts
+        anything; environments with a parameter type override it)."""

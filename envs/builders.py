@@ -17,8 +17,8 @@ def _env_for(layouts: Sequence[Layout], allow_stay: bool) -> GridWorld:
     sizes = {(layout.height, layout.width) for layout in layouts}
     if len(sizes) != 1:
         raise ValueError(
-            f"All layouts of a batch must have one grid size, got {sorted(sizes)}. "
-            "Pad the smaller layouts with '#' rows and columns."
+            f"make_gridworld_batch: `layouts` must have one grid size, got "
+            f"{sorted(sizes)}. Pad the smaller layouts with '#' rows and columns."
         )
     ((height, width),) = sizes
     return GridWorld(

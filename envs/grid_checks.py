@@ -205,22 +205,36 @@ def checked_step_inputs(env, state, action, state_type: type, where: str):
         dtype="int",
         hint=f"One action in 0..{env.num_actions - 1} ({names}); vmap for many.",
     )
+    # name -> (value, number of valid values, what they are); time only >= 0.
     sizes = {
-        "action": (action, env.num_actions, f" ({names})"),
-        "state.cell": (state.cell, env.num_cells, ""),
-        "state.inventory": (state.inventory, 1 << env.num_colors, ""),
+        "action": (action, env.num_actions, f"action in 0..{env.num_actions - 1}"),
+        "state.cell": (state.cell, env.num_cells, f"cell in 0..{env.num_cells - 1}"),
+        "state.inventory": (
+            state.inventory,
+            1 << env.num_colors,
+            f"inventory in 0..{(1 << env.num_colors) - 1}",
+        ),
+        "state.time": (state.time, None, "time >= 0"),
     }
     for name, (value, size, _) in sizes.items():
         check_array(value, name, where=where, ndim=0, dtype="int")
-        what = name.split(".")[-1] if name != "action" else "action"
-        check_indices(value, name, size, where=where, what=what)
-    values = [value for value, _, _ in sizes.values()]
-    if is_traced(values):
-        bad = jnp.stack([(v < 0) | (v >= size) for v, size, _ in sizes.values()])
+        if size is None:
+            check_range(value, name, where=where, low=0)
+        else:
+            what = "action" if name == "action" else name.split(".")[-1]
+            check_indices(value, name, size, where=where, what=what)
+    if is_traced([value for value, _, _ in sizes.values()]):
+        bad = jnp.stack(
+            [
+                (v < 0) | (v >= size) if size is not None else v < 0
+                for v, size, _ in sizes.values()
+            ]
+        )
         messages = [
-            f"{where}: `{name}` is outside 0..{size - 1}{extra} (a traced value "
-            "inside jit or vmap); no state is returned for it."
-            for name, (_, size, extra) in sizes.items()
+            f"{where}: `{name}` must be a {rule}{f' ({names})' * (name == 'action')},"
+            " got a traced value outside it (inside jit or vmap); no state is "
+            "returned for it."
+            for name, (_, _, rule) in sizes.items()
         ]
         action = eqx.branched_error_if(action, jnp.any(bad), jnp.argmax(bad), messages)
     return action.astype(jnp.int32)

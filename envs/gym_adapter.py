@@ -26,6 +26,7 @@ from pinfer.envs.base import AbstractEnvironment
 from pinfer.envs.builders import make_gridworld
 from pinfer.envs.layouts import LAYOUTS, Layout
 from pinfer.types import ArrayTree
+from pinfer.validation import check_type
 
 __all__ = ["GridWorldGymEnv", "GymnasiumEnv"]
 
@@ -65,13 +66,17 @@ class GymnasiumEnv(gymnasium.Env):
     ):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
-                f"render_mode={render_mode!r} is not supported; choose one of "
-                f"{self.metadata['render_modes']} or None."
+                f"GymnasiumEnv: render_mode={render_mode!r} is not supported; choose "
+                f"one of {self.metadata['render_modes']} or None."
             )
-        if not isinstance(env, AbstractEnvironment):
-            raise TypeError(
-                f"GymnasiumEnv wraps a pinfer AbstractEnvironment, got {type(env)}."
-            )
+        check_type(
+            env,
+            "env",
+            AbstractEnvironment,
+            where="GymnasiumEnv",
+            hint="It wraps a pinfer environment such as GridWorld.",
+        )
+        env.check_params(params, "GymnasiumEnv")
         self.env = env
         self.params = params
         self.render_mode = render_mode

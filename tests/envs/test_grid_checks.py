@@ -65,6 +65,10 @@ def test_step_refuses_a_state_that_is_not_in_the_world(world):
         env.step(jax.random.key(1), state._replace(cell=jnp.int32(17)), 0, params)
     with pytest.raises(ValueError, match="`state.inventory`.*1"):
         env.step(jax.random.key(1), state._replace(inventory=jnp.int32(1)), 0, params)
+    with pytest.raises(ValueError, match="`state.time`.*-1"):
+        env.step(jax.random.key(1), state._replace(time=jnp.int32(-1)), 0, params)
+    with pytest.raises(TypeError, match="`state.time`.*float"):
+        env.step(jax.random.key(1), state._replace(time=jnp.float32(0)), 0, params)
     with pytest.raises(TypeError, match="`state`.*GridState"):
         env.step(jax.random.key(1), 0, 0, params)
     step = jax.jit(env.step)
