@@ -9,27 +9,52 @@ rationality, and it acts Boltzmann-rationally on them::
     log pi(a | s; g,k,b) = b Q[g, k, s, a] - logsumexp_a' b Q[g, k, s, a']
     prior                = p(g) p(k) Normal(log b; loc, scale)      (b log-normal)
 
-The log-likelihood of the observed history ``(s_tau, a_tau)_{tau < t}`` is a masked
-sum over the history, ``O(t A)`` per particle, so rejuvenation targets the exact
-posterior given everything seen so far (Gilks and Berzuini, 2001, resample-move):
+Rejuvenation targets the exact posterior given everything seen so far (Gilks and
+Berzuini, 2001, resample-move). The filter keeps the history's log-likelihood of
+every (goal, budget) pair on a grid of ``B`` values of ``log beta``, with its slope
+(:mod:`pinfer.inverse.particle_tables`, ``O(G K B A)`` per observed step), so the
+moves never rescore the history for all ``G x K`` pairs::
 
-    gibbs_goal_budget_move:  (g, k) ~ p(g, k | b, history)        exact, all G x K
+    gibbs_goal_budget_move:  (g', k') ~ q(g, k) ∝ p(g) p(k) exp(L~(g, k, b)),
+                             L~ = the tables interpolated at the particle's b;
+                             accept with min(1, exp([l' - L~'] - [l - L~]))
+                             (l = exact log-likelihood, O(t A) per particle)
     log_beta_rwm_move:       log b' = log b + s z,  accept with the posterior ratio
                              (s = 2.38 x the population's sd of log b, clipped)
 
-Both leave the posterior invariant, so any sequence of them is a valid rejuvenation
-kernel. The discrete Gibbs move is what lets a population recover a goal that
-resampling has wiped out: it re-proposes every goal from the history's likelihood.
+The first is an independence Metropolis-Hastings step whose proposal is the
+conditional ``p(g, k | b, history)`` up to the interpolation error (exactly that
+conditional, always accepted, when ``b`` is on the grid); the correction makes it
+exact for any ``b``. Both leave the posterior invariant, so any sequence of them is a
+valid rejuvenation kernel. The (goal, budget) move is what lets a population recover
+a goal that resampling has wiped out: it re-proposes every goal from the history.
 """
 
-from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import logsumexp
 
-from pinfer.inverse.hypotheses import _check_budgets
+from pinfer.inverse.hypotheses import check_budgets
+from pinfer.inverse.particle_checks import (
+    check_goal_planning,
+    check_log_beta_grid,
+    check_move,
+    check_q_tables,
+    check_trajectory,
+)
+from pinfer.inverse.particle_tables import (
+    gather_history,
+    interpolate,
+    particle_log_likelihood,
+    scratch_tables,
+)
+from pinfer.inverse.particle_types import (
+    History,
+    InverseParticles,
+    MoveFn,
+    ParticlePrior,
+)
 from pinfer.planning import (
     TabularMDP,
     budget_limited_planning,
@@ -38,6 +63,7 @@ from pinfer.planning import (
     value_iteration,
 )
 from pinfer.types import Array, Bool, Float, Int, PRNGKey, Scalar
+from pinfer.validation import check_finite, check_range, check_static_int
 
 __all__ = [
     "History",
@@ -49,75 +75,6 @@ __all__ = [
     "log_beta_rwm_move",
     "uniform_prior",
 ]
-
-
-class InverseParticles(NamedTuple):
-    """A population of hypotheses; every leaf has a leading particle axis ``N``.
-
-    Attributes:
-        goal: ``[N]`` int32 goal index in ``[0, G)``.
-        budget: ``[N]`` int32 budget index in ``[0, K)``.
-        log_beta: ``[N]`` log rationality.
-    """
-
-    goal: Int[Array, " N"]
-    budget: Int[Array, " N"]
-    log_beta: Float[Array, " N"]
-
-
-class ParticlePrior(NamedTuple):
-    """Prior ``p(g) p(k) Normal(log beta; log_beta_loc, log_beta_scale)``.
-
-    Attributes:
-        log_goal: ``[G]`` log-prior over goals (need not be normalised).
-        log_budget: ``[K]`` log-prior over budgets (need not be normalised).
-        log_beta_loc: mean of ``log beta``.
-        log_beta_scale: standard deviation of ``log beta`` (``> 0``).
-    """
-
-    log_goal: Float[Array, " G"]
-    log_budget: Float[Array, " K"]
-    log_beta_loc: Scalar
-    log_beta_scale: Scalar
-
-
-class History(NamedTuple):
-    """The observed history, gathered from the Q-tables once per step.
-
-    Attributes:
-        q_all: ``[G, K, T, A]`` Q-values of every action at each observed state.
-        q_taken: ``[G, K, T]`` Q-value of the action taken.
-        mask: ``[T]`` True for steps already observed.
-    """
-
-    q_all: Float[Array, "G K T A"]
-    q_taken: Float[Array, "G K T"]
-    mask: Bool[Array, " T"]
-
-
-MoveFn = Callable[
-    [PRNGKey, InverseParticles, History, ParticlePrior],
-    tuple[InverseParticles, Scalar],
-]
-
-
-def _check_particle_model(q_tables, prior: ParticlePrior) -> None:
-    """Raise a clear error unless ``q_tables [G, K, S, A]`` and ``prior`` agree."""
-    if jnp.ndim(q_tables) != 4:
-        raise ValueError(
-            f"q_tables must have shape [G, K, S, A] (goals x budgets x states x "
-            f"actions), got {jnp.shape(q_tables)}; build it with goal_q_tables and "
-            "jax.vmap over layouts for a batch."
-        )
-    num_goals, num_budgets = jnp.shape(q_tables)[:2]
-    if jnp.shape(prior.log_goal) != (num_goals,) or jnp.shape(prior.log_budget) != (
-        num_budgets,
-    ):
-        raise ValueError(
-            f"prior.log_goal must have shape [G] = [{num_goals}] and prior.log_budget "
-            f"[K] = [{num_budgets}] to match q_tables {jnp.shape(q_tables)}; got "
-            f"{jnp.shape(prior.log_goal)} and {jnp.shape(prior.log_budget)}."
-        )
 
 
 def uniform_prior(
@@ -132,8 +89,19 @@ def uniform_prior(
         >>> uniform_prior(3, 2).log_goal.shape
         (3,)
     """
-    if not isinstance(log_beta_scale, jax.core.Tracer) and not log_beta_scale > 0:
-        raise ValueError(f"log_beta_scale must be > 0, got {log_beta_scale}.")
+    where = "uniform_prior"
+    num_goals = check_static_int(num_goals, "num_goals", 1, where=where)
+    num_budgets = check_static_int(num_budgets, "num_budgets", 1, where=where)
+    check_finite(log_beta_loc, "log_beta_loc", where=where)
+    check_finite(log_beta_scale, "log_beta_scale", where=where)
+    check_range(
+        log_beta_scale,
+        "log_beta_scale",
+        where=where,
+        low=0.0,
+        low_open=True,
+        hint="It is the standard deviation of log beta.",
+    )
     dtype = jnp.result_type(float)
     return ParticlePrior(
         jnp.zeros(num_goals, dtype),
@@ -159,15 +127,22 @@ def goal_q_tables(
     are ``log_softmax(beta * goal_q_tables(...)[:, None])``), without the beta axis:
     with a hard-max planner Q does not depend on beta.
 
+    The world owns the cost of a step: the MDP's reward (a GridWorld's
+    ``step_reward``, -1 by default) is what each step costs the agent, and
+    ``step_cost`` is an extra cost the agent adds on top (a default GridWorld
+    already pays -1 a step, so ``step_cost=1`` makes -2).
+
     Args:
         mdp: the world (one layout).
-        goal_states: ``[G]`` candidate goal states.
+        goal_states: ``[G]`` candidate goal states (at least one, each in
+            ``[0, S)``).
         discount: scalar in ``[0, 1]``.
         budgets: static planning budgets (``K = len(budgets)``; budget 0 is the
             uniform policy), or None for ``num_iterations`` sweeps (``K = 1``).
         num_iterations: sweeps of value iteration without budgets (static).
         goal_value: reward on arriving at the goal.
-        step_cost: cost ``>= 0`` of every step.
+        step_cost: extra cost ``>= 0`` of every step, on top of the world's
+            reward (default 0: the world's reward alone).
 
     Returns:
         ``[G, K, S, A]`` Q-values.
@@ -178,7 +153,11 @@ def goal_q_tables(
         >>> goal_q_tables(line, jnp.array([0, 2]), 0.9, budgets=(0, 2)).shape
         (2, 2, 3, 2)
     """
-    budgets = _check_budgets(budgets)
+    budgets = check_budgets(budgets, "goal_q_tables")
+    goal_states = check_goal_planning(
+        mdp, goal_states, discount, goal_value, step_cost, num_iterations,
+        "goal_q_tables",
+    )  # fmt: skip
 
     def q_of_goal(goal):
         agent = goal_reward(mdp, goal, goal_value, step_cost)
@@ -187,7 +166,7 @@ def goal_q_tables(
         planned = budget_limited_planning(agent, discount, 1.0, max(budgets), max_value)
         return planned.q_values[jnp.asarray(budgets)]
 
-    return jax.vmap(q_of_goal)(jnp.asarray(goal_states))
+    return jax.vmap(q_of_goal)(goal_states)
 
 
 def history_tables(
@@ -195,28 +174,51 @@ def history_tables(
     states: Int[Array, " T"],
     actions: Int[Array, " T"],
     mask: Bool[Array, " T"],
+    log_beta_grid: Float[Array, " B"],
 ) -> History:
-    """Gather the Q-values of an observed history once for the whole population.
+    """A :class:`History` with its tables rescored from the whole trajectory.
+
+    ``O(G K B T A)``: the reference the filter's running tables are tested
+    against, and a way to call a move on a history of one's own.
+
+    Args:
+        q_tables: ``[G, K, S, A]`` Q-values (:func:`goal_q_tables`).
+        states: ``[T]`` (or ``[T + 1]``; the last is dropped) observed states.
+        actions: ``[T]`` observed actions.
+        mask: ``[T]`` True for observed steps.
+        log_beta_grid: ``[B]`` strictly increasing grid of ``log beta``.
+
+    Returns:
+        :class:`History`.
 
     Example:
         >>> history = history_tables(jnp.zeros((2, 1, 3, 4)), jnp.array([0, 2]),
-        ...                          jnp.array([1, 3]), jnp.array([True, False]))
-        >>> history.q_all.shape, history.q_taken.shape
-        ((2, 1, 2, 4), (2, 1, 2))
+        ...                          jnp.array([1, 3]), jnp.array([True, False]),
+        ...                          jnp.linspace(-1.0, 1.0, 5))
+        >>> history.log_lik_table.shape
+        (2, 1, 5)
+        >>> float(history.log_lik_table[0, 0, 0])  # one step, 4 equal actions
+        -1.386...
     """
-    q_all = q_tables[:, :, states]
-    q_taken = jnp.take_along_axis(q_all, actions[None, None, :, None], axis=-1)
-    return History(q_all, q_taken[..., 0], mask)
-
-
-def _log_likelihood(beta, q_all, q_taken, mask):
-    """``sum_t mask_t (b Q_taken - logsumexp_a b Q)`` over the trailing T axis."""
-    per_step = beta * q_taken - logsumexp(beta * q_all, axis=-1)
-    return jnp.sum(jnp.where(mask, per_step, 0.0), axis=-1)
+    where = "history_tables"
+    num_states, num_actions = check_q_tables(q_tables, where)[2:]
+    check_log_beta_grid(log_beta_grid, where)
+    states, actions, mask = check_trajectory(
+        states, actions, mask, num_states, num_actions, where
+    )
+    states = states[: actions.shape[0]]
+    log_beta_grid = jnp.asarray(log_beta_grid, jnp.result_type(q_tables, 0.0))
+    log_lik, slope = scratch_tables(q_tables, states, actions, mask, log_beta_grid)
+    return History(q_tables, states, actions, mask, log_beta_grid, log_lik, slope)
 
 
 def _log_normal(x, loc, scale):
     return -0.5 * ((x - loc) / scale) ** 2 - jnp.log(scale)
+
+
+def _accept(key, log_ratio):
+    log_u = jnp.log(jax.random.uniform(key, log_ratio.shape, log_ratio.dtype))
+    return log_u < jnp.where(jnp.isnan(log_ratio), -jnp.inf, log_ratio)
 
 
 def gibbs_goal_budget_move(
@@ -225,15 +227,20 @@ def gibbs_goal_budget_move(
     history: History,
     prior: ParticlePrior,
 ) -> tuple[InverseParticles, Scalar]:
-    """Draw each particle's ``(goal, budget)`` from its exact conditional given beta.
+    """Move each particle's ``(goal, budget)`` given its beta, from the tables.
 
-    ``p(g, k | b, history) ∝ p(g) p(k) exp(loglik(g, k, b))``, evaluated for all
-    ``G x K`` pairs (``O(G K T A)`` per particle). Leaves the posterior invariant.
+    Proposes ``(g', k')`` from ``p(g) p(k) exp(L~(g, k, beta))``, the history's
+    tables interpolated at the particle's beta (``O(G K)`` per particle, whatever
+    the history's length), and accepts with the ratio of the exact to the
+    interpolated likelihood (``O(t A)`` per particle). An exact draw from
+    ``p(g, k | beta, history)`` when beta is on the grid; a Metropolis-corrected
+    one, leaving the posterior invariant, otherwise.
 
     Args:
         key: PRNG key.
         particles: the population (leading axis ``N``).
-        history: :func:`history_tables` of the steps seen so far.
+        history: the steps seen so far and their tables (the filter's, or
+            :func:`history_tables`).
         prior: the prior.
 
     Returns:
@@ -241,26 +248,52 @@ def gibbs_goal_budget_move(
 
     Example:
         >>> history = history_tables(jnp.zeros((2, 1, 3, 2)), jnp.zeros(1, int),
-        ...                          jnp.zeros(1, int), jnp.ones(1, bool))
+        ...                          jnp.zeros(1, int), jnp.ones(1, bool),
+        ...                          jnp.linspace(-2.0, 2.0, 5))
         >>> particles = InverseParticles(jnp.zeros(4, int), jnp.zeros(4, int),
         ...                              jnp.zeros(4))
         >>> moved, rate = gibbs_goal_budget_move(jax.random.key(0), particles,
         ...                                      history, uniform_prior(2, 1))
     """
-    num_goals, num_budgets = history.q_all.shape[:2]
+    check_move(key, particles, history, prior, "gibbs_goal_budget_move")
+    num_goals, num_budgets = history.log_lik_table.shape[:2]
+    num_particles = particles.goal.shape[0]
+    key_propose, key_accept = jax.random.split(key)
     log_prior = prior.log_goal[:, None] + prior.log_budget[None, :]
-    keys = jax.random.split(key, particles.goal.shape[0])
+    approx = jax.vmap(interpolate, in_axes=(None, None, None, 0))(
+        history.log_lik_table,
+        history.log_lik_slope,
+        history.log_beta_grid,
+        particles.log_beta,
+    ).reshape(num_particles, num_goals * num_budgets)
+    flat = jax.random.categorical(key_propose, log_prior.ravel() + approx)
+    goal = (flat // num_budgets).astype(jnp.int32)
+    budget = (flat % num_budgets).astype(jnp.int32)
+    old_flat = particles.goal * num_budgets + particles.budget
 
-    def one(key, log_beta):
-        loglik = _log_likelihood(
-            jnp.exp(log_beta), history.q_all, history.q_taken, history.mask
+    def exact(goal, budget):
+        rows, taken = gather_history(
+            history.q_tables, goal, budget, history.states, history.actions
         )
-        return jax.random.categorical(key, jnp.ravel(log_prior + loglik))
+        return particle_log_likelihood(rows, taken, history.mask, particles.log_beta)
 
-    flat = jax.vmap(one)(keys, particles.log_beta).astype(jnp.int32)
-    goal, budget = flat // num_budgets, flat % num_budgets
-    changed = (goal != particles.goal) | (budget != particles.budget)
-    return particles._replace(goal=goal, budget=budget), jnp.mean(changed)
+    def error(goal, budget, flat):
+        return (
+            exact(goal, budget)
+            - jnp.take_along_axis(approx, flat[:, None], axis=-1)[:, 0]
+        )
+
+    error_old = error(particles.goal, particles.budget, old_flat)
+    # A particle the history rules out (error NaN: -inf minus -inf) always moves.
+    log_ratio = error(goal, budget, flat) - jnp.where(
+        jnp.isnan(error_old), -jnp.inf, error_old
+    )
+    accept = _accept(key_accept, log_ratio) & (flat != old_flat)
+    moved = particles._replace(
+        goal=jnp.where(accept, goal, particles.goal),
+        budget=jnp.where(accept, budget, particles.budget),
+    )
+    return moved, jnp.mean(accept)
 
 
 def log_beta_rwm_move(
@@ -274,35 +307,36 @@ def log_beta_rwm_move(
     The step size is ``2.38`` times the population's standard deviation of
     ``log beta`` (Roberts, Gelman and Gilks, 1997), clipped to
     ``[0.01, 1] x log_beta_scale``; it depends on the population only, so each
-    particle's move is a valid Metropolis kernel for the posterior.
+    particle's move is a valid Metropolis kernel for the posterior. Scores the
+    history exactly, ``O(t A)`` per particle.
 
     Args / Returns: as :func:`gibbs_goal_budget_move` (the acceptance rate).
 
     Example:
         >>> history = history_tables(jnp.zeros((2, 1, 3, 2)), jnp.zeros(1, int),
-        ...                          jnp.zeros(1, int), jnp.ones(1, bool))
+        ...                          jnp.zeros(1, int), jnp.ones(1, bool),
+        ...                          jnp.linspace(-2.0, 2.0, 5))
         >>> particles = InverseParticles(jnp.zeros(4, int), jnp.zeros(4, int),
         ...                              jnp.zeros(4))
         >>> moved, rate = log_beta_rwm_move(jax.random.key(0), particles,
         ...                                 history, uniform_prior(2, 1))
     """
+    check_move(key, particles, history, prior, "log_beta_rwm_move")
     log_beta = particles.log_beta
     scale = prior.log_beta_scale
     step = jnp.clip(2.38 * jnp.std(log_beta), 0.01 * scale, scale)
     key_move, key_accept = jax.random.split(key)
     proposal = log_beta + step * jax.random.normal(key_move, log_beta.shape)
-    log_u = jnp.log(jax.random.uniform(key_accept, log_beta.shape, log_beta.dtype))
+    rows, taken = gather_history(
+        history.q_tables, particles.goal, particles.budget, history.states,
+        history.actions,
+    )  # fmt: skip
 
-    def log_target(goal, budget, x):
-        q_all, q_taken = history.q_all[goal, budget], history.q_taken[goal, budget]
-        loglik = _log_likelihood(jnp.exp(x), q_all, q_taken, history.mask)
-        return loglik + _log_normal(x, prior.log_beta_loc, scale)
+    def log_target(x):
+        log_lik = particle_log_likelihood(rows, taken, history.mask, x)
+        return log_lik + _log_normal(x, prior.log_beta_loc, scale)
 
-    target = jax.vmap(log_target)
-    log_ratio = target(particles.goal, particles.budget, proposal) - target(
-        particles.goal, particles.budget, log_beta
-    )
-    accept = log_u < jnp.where(jnp.isnan(log_ratio), -jnp.inf, log_ratio)
+    accept = _accept(key_accept, log_target(proposal) - log_target(log_beta))
     new = jnp.where(accept, proposal, log_beta)
     return particles._replace(log_beta=new), jnp.mean(accept)
 
