@@ -9,6 +9,7 @@ its own argument parser, so later work adds subcommands without touching the oth
 """
 
 import argparse
+import pathlib
 import sys
 from collections.abc import Callable, Sequence
 
@@ -42,6 +43,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _folder(text: str) -> str:
+    """An output folder: refused up front when a file is in its place."""
+    if pathlib.Path(text).exists() and not pathlib.Path(text).is_dir():
+        raise argparse.ArgumentTypeError(
+            f"expected a folder for the figures, but {text!r} is a file"
+        )
+    return text
+
+
 def _run_demo(args: argparse.Namespace) -> int:
     from pinfer.demo import run_demo
 
@@ -69,7 +79,9 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--out", default="demo_output", help="folder for the figures")
+    p.add_argument(
+        "--out", type=_folder, default="demo_output", help="folder for the figures"
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument(
         "--num-particles", type=_positive_int, default=2000, help="particles"

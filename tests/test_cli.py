@@ -70,3 +70,13 @@ def test_python_dash_m_pinfer_runs():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("pinfer ")
+
+
+def test_out_that_is_a_file_is_refused_before_any_work(tmp_path, capsys):
+    a_file = tmp_path / "figures.png"
+    a_file.write_text("not a folder")
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--out", str(a_file), "--quiet"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and str(a_file) in err and "folder" in err
