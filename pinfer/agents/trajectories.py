@@ -38,6 +38,7 @@ from pinfer.agents.base import AbstractAgent, AgentState, Trajectory
 from pinfer.agents.loop import _check_single, step_log_likelihoods
 from pinfer.planning import TabularMDP
 from pinfer.types import Array, ArrayTree, Float, Int
+from pinfer.validation import check_array, check_finite, check_type
 
 __all__ = [
     "ImpossibleStepError",
@@ -75,9 +76,17 @@ def _arrays(states, actions, rewards, where: str):
     if np.issubdtype(states.dtype, np.integer) and np.any(states < 0):
         step = int(np.argmax(np.reshape(states < 0, (states.shape[0], -1)).any(-1)))
         raise ValueError(f"{where}: state index at step {step} is negative.")
+    if np.issubdtype(states.dtype, np.inexact):
+        check_finite(
+            states,
+            "states",
+            where=where,
+            axes=("step",) + ("entry",) * (states.ndim - 1),
+        )
     if rewards is None:
         rewards = np.zeros(actions.shape)
     rewards = np.asarray(rewards)
+    check_finite(rewards, "rewards", where=where, axes=("step",))
     if rewards.shape != actions.shape:
         raise ValueError(
             f"{where}: rewards must have one entry per action, shape "
@@ -161,9 +170,11 @@ def pad_trajectories(
         ([[0, 1, 2], [5, 4, 4]], [[True, True], [True, False]])
     """
     if isinstance(trajectories, Trajectory) or not len(trajectories):
+        shown = "a Trajectory" if isinstance(trajectories, Trajectory) else "[]"
         raise ValueError(
-            "pad_trajectories takes a non-empty sequence of (states, actions) or "
-            "(states, actions, rewards) tuples, one per trajectory."
+            "pad_trajectories: `trajectories` must be a non-empty sequence of "
+            "(states, actions) or (states, actions, rewards) tuples, one per "
+            f"trajectory, got {shown}."
         )
     items = []
     for index, item in enumerate(trajectories):
@@ -238,8 +249,16 @@ def first_impossible_transition(
         ...                                                        [1, 1])))
         1
     """
-    _check_single(trajectory, "first_impossible_transition")
-    states = trajectory.obs
+    where = "first_impossible_transition"
+    check_type(world, "world", TabularMDP, where=where)
+    _check_single(trajectory, where)
+    states = check_array(
+        trajectory.obs,
+        "trajectory.obs",
+        where=where,
+        dtype="int",
+        hint="The world's state indices.",
+    )
     probs = move_probability(world, states[:-1], trajectory.actions, states[1:])
     bad = trajectory.mask & ~(probs > 0)
     return jnp.where(jnp.any(bad), jnp.argmax(bad), -1).astype(jnp.int32)

@@ -32,7 +32,13 @@ from jax.scipy.special import logsumexp
 
 from pinfer.linalg import cumsum
 from pinfer.types import Array, Bool, Float, Int
-from pinfer.validation import check_array, check_finite, check_indices, concrete
+from pinfer.validation import (
+    check_array,
+    check_finite,
+    check_indices,
+    check_range,
+    concrete,
+)
 
 __all__ = [
     "FilterResult",
@@ -85,6 +91,19 @@ def check_log_prior(log_prior, name: str, shape, where: str) -> Array:
             "everywhere. Use zeros for a uniform prior."
         )
     return log_prior
+
+
+def check_log_table(
+    table, name: str, where: str, shape=None, ndim=None, hint: str = ""
+) -> Array:
+    """A table of log-probabilities: float always; finite or -inf and <= 0 when
+    concrete."""
+    table = check_array(
+        table, name, where=where, dtype="float", ndim=ndim, shape=shape, hint=hint
+    )
+    check_finite(table, name, where=where, allow_neg_inf=True)
+    check_range(table, name, where=where, high=0.0, hint="It holds log-probabilities.")
+    return table
 
 
 def check_steps(states, actions, mask, num_states, num_actions, where: str):
@@ -150,9 +169,7 @@ def action_log_likelihoods(
                [1. , 1. ]], dtype=float32)
     """
     where = "action_log_likelihoods"
-    log_policies = check_array(
-        log_policies, "log_policies", where=where, ndim=3, dtype="float"
-    )
+    log_policies = check_log_table(log_policies, "log_policies", where, ndim=3)
     states, actions, mask = check_steps(
         states, actions, mask, *log_policies.shape[1:], where
     )
@@ -261,9 +278,7 @@ def goal_posterior(
         Array([50., 80., 94.], dtype=float32)
     """
     where = "goal_posterior"
-    log_policies = check_array(
-        log_policies, "log_policies", where=where, ndim=3, dtype="float"
-    )
+    log_policies = check_log_table(log_policies, "log_policies", where, ndim=3)
     log_prior = check_log_prior(log_prior, "log_prior", log_policies.shape[:1], where)
     states, actions, mask = check_steps(
         states, actions, mask, *log_policies.shape[1:], where

@@ -7,10 +7,10 @@ in ``[0, 1]``, probabilities, indices) only on concrete ones. Messages follow
 
 import jax.numpy as jnp
 
+from pinfer.inverse.filtering import check_log_table
 from pinfer.types import Array
 from pinfer.validation import (
     check_array,
-    check_finite,
     check_indices,
     check_range,
     check_static_int,
@@ -50,18 +50,6 @@ def check_epsilon(epsilon, where: str) -> None:
         high_open=True,
         hint="It is the probability of a uniformly random utterance.",
     )
-
-
-def check_log_table(
-    table, name: str, where: str, shape=None, ndim=None, hint: str = ""
-) -> Array:
-    """A table of log-probabilities: float, finite or -inf, <= 0."""
-    table = check_array(
-        table, name, where=where, dtype="float", ndim=ndim, shape=shape, hint=hint
-    )
-    check_finite(table, name, where=where, allow_neg_inf=True)
-    check_range(table, name, where=where, high=0.0, hint="It holds log-probabilities.")
-    return table
 
 
 def check_speaker(speaker_log_probs, where: str, num_goals=None) -> Array:
