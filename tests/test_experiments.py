@@ -2,6 +2,7 @@
 the full runs (slow) reproduce their claims."""
 
 import csv
+import doctest
 
 import numpy as np
 import pytest
@@ -89,6 +90,11 @@ def test_common_helpers_reject_bad_input(tmp_path):
     assert _common.markdown_table([{"a": 1, "b": 0.5}]).splitlines()[2] == (
         "| 1 | 0.500 |"
     )
+
+
+def test_common_docstring_examples_run():
+    result = doctest.testmod(_common, verbose=False)
+    assert result.attempted > 0 and result.failed == 0
 
 
 @pytest.mark.parametrize(
