@@ -17,7 +17,6 @@ from pinfer.validation import (
     check_finite,
     check_range,
     check_type,
-    concrete,
 )
 
 MDP_HINT = (
@@ -155,7 +154,3 @@ def check_value_fn(value_fn, where: str):
         where=where,
         hint="Pass max_value or functools.partial(soft_value, beta=b).",
     )
-
-
-def is_concrete(value) -> bool:
-    return concrete(value) is not None

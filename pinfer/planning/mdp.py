@@ -60,8 +60,11 @@ class TabularMDP(eqx.Module):
     :func:`~pinfer.planning.with_reward`, ``eqx.tree_at`` on ``reward``) keep
     ``successors``. If you replace ``transition`` with ``eqx.tree_at``, replace
     ``successors`` with it (or build a new ``TabularMDP``). Derivatives with respect
-    to ``transition`` are exact either way. Stacking MDPs (``jax.tree.map`` of
-    ``jnp.stack``) needs all of them with, or all without, ``successors``.
+    to ``transition`` are exact either way. Whether ``successors`` is set is part
+    of the pytree's structure: a jitted function traces once for each, and stacking
+    MDPs (``jax.tree.map`` of ``jnp.stack``) needs all of them with, or all without,
+    ``successors``. To drop it (plan densely): ``eqx.tree_at(lambda m:
+    m.successors, mdp, None, is_leaf=lambda x: x is None)``.
 
     Example:
         >>> mdp = TabularMDP(jnp.ones((2, 1, 2)) / 2, jnp.zeros((2, 1)),
@@ -135,7 +138,7 @@ class TabularMDP(eqx.Module):
             )
         table = concrete(given)
         if table is not None:
-            found = scan_transition(table, _row_atol(table.dtype), where)
+            found = _scan_transition(table, _row_atol(table.dtype), where)
             successors = _agree(found, successors, table, where)
         self.transition = transition
         self.reward = reward
@@ -156,7 +159,7 @@ def _row_atol(dtype) -> float:
     return max(1e-5, 8 * float(np.finfo(dtype).eps))
 
 
-def scan_transition(table: np.ndarray, atol: float, where: str) -> np.ndarray | None:
+def _scan_transition(table: np.ndarray, atol: float, where: str) -> np.ndarray | None:
     """Check a concrete ``[S, A, S]`` table; its successors if every row is one-hot.
 
     Raises a ``ValueError`` at the first NaN, the first entry outside ``[0, 1]`` or
@@ -265,7 +268,7 @@ def validate_mdp(mdp: TabularMDP, atol: Float[Array, ""] | float = 1e-5) -> Tabu
             f"{table.shape}; validate each layout separately (e.g. a Python loop "
             "over the batch)."
         )
-    found = scan_transition(table, float(atol), where)
+    found = _scan_transition(table, float(atol), where)
     check_finite(mdp.reward, "mdp.reward", where=where, axes=("state", "action"))
     if mdp.successors is not None:
         _agree(found, mdp.successors, table, where)

@@ -165,8 +165,11 @@ def test_until_converged_reaches_the_fixed_point():
         soft_v, _ = np_value_iteration(*arrays, 0.9, 400, beta=2.0)
         np.testing.assert_allclose(soft.values, soft_v, rtol=0, atol=bound)
         same = VI(mdp, 0.9, num_iterations=2000, value_fn=soft_fn, tol=tol)
-        for a, b in zip(same, soft, strict=True):
-            np.testing.assert_array_equal(a, b)
+        assert int(same.num_iterations) == int(soft.num_iterations)
+        assert bool(same.converged) and bool(soft.converged)
+        count = int(soft.num_iterations)  # the same sweeps: equal up to rounding
+        soft_atol = vi_atol(arrays, count, jnp.float64, beta=2.0)
+        np.testing.assert_allclose(same.values, soft.values, rtol=0, atol=soft_atol)
 
 
 def test_until_converged_reports_hitting_the_cap():
@@ -192,7 +195,9 @@ def test_a_fixed_count_reports_whether_the_values_settled():
     assert bool(settled.converged) and float(settled.residual) == 0.0
     early = value_iteration(chain, 0.9, 50, tol=0.0)
     assert int(early.num_iterations) == 4 and bool(early.converged)
-    np.testing.assert_array_equal(early.values, settled.values)
+    # The same first four sweeps (the fifth changes nothing): equal up to rounding.
+    atol = sweep_atol(5, 4, 1, 5 * 1.0)
+    np.testing.assert_allclose(early.values, settled.values, rtol=0, atol=atol)
 
 
 def test_soft_approaches_hard_as_beta_grows():
@@ -237,12 +242,13 @@ def test_boltzmann_and_greedy_policies():
         jnp.exp(sharp), jnp.exp(greedy_policy(q)), rtol=0, atol=normalised
     )
     greedy = np.exp(np.asarray(greedy_policy(q)))
-    np.testing.assert_allclose(greedy[1], [0.5, 0.5, 0.0])
+    # exp(-log(#ties)): two roundings.
+    np.testing.assert_allclose(greedy[1], [0.5, 0.5, 0.0], rtol=rounding_rtol(2))
     np.testing.assert_allclose(
         greedy[2], [1 / 3] * 3, rtol=rounding_rtol(2)
     )  # exp(-log 3)
     near = np.exp(np.asarray(greedy_policy(jnp.array([[1.0, 1.0 - 1e-3]]), atol=1e-2)))
-    np.testing.assert_allclose(near, [[0.5, 0.5]])
+    np.testing.assert_allclose(near, [[0.5, 0.5]], rtol=rounding_rtol(2))
     assert np.all(np.asarray(jax.grad(lambda x: greedy_policy(x)[0, 1])(q)) == 0.0)
 
 
