@@ -8,7 +8,8 @@ This is the only part of pinfer that imports Gymnasium.
 Importing this package registers ``pinfer/GridWorld-v0`` (and the other ids in
 ``ENV_IDS``) with Gymnasium, so
 ``gymnasium.make("pinfer.envs:pinfer/GridWorld-v0")`` works in one line.
-``from_gymnasium`` reads Gymnasium's toy-text environments into a ``TabularMDP``.
+``from_gymnasium`` reads Gymnasium's toy-text environments, and pinfer's own as
+``gymnasium.make`` returns them (wrappers included), into a ``TabularMDP``.
 """
 
 from pinfer.envs.base import AbstractEnvironment

@@ -24,7 +24,8 @@ goal states are absorbing in the model. A layout may have no goal at all
 
 Bad input never becomes a state: ``step`` refuses an action outside
 ``0..num_actions-1`` (or a state outside the world) with an error naming it when the
-value is concrete, and through ``eqx.error_if`` when it is traced (inside ``jit``).
+value is concrete, and through ``eqx.error_if`` when it is traced (inside ``jit``;
+under ``eqx.filter_jit`` the error's first line is the message).
 
 State indexing of the exact model ``tabular_mdp(params)`` (and the observation)::
 
@@ -232,6 +233,7 @@ class GridWorld(AbstractEnvironment):
             >>> env.goal_state_mask(params).tolist()
             [[False, False, True]]
         """
+        self.check_params(params, "GridWorld.goal_state_mask")
         cells = jnp.arange(self.num_states) % self.num_cells
         hit = cells[None, :] == params.goal_cells[:, None]
         return hit & params.goal_valid[:, None]
@@ -357,6 +359,7 @@ class GridWorld(AbstractEnvironment):
             >>> env.successor_table(params)[0].tolist()  # up, down, left, right
             [0, 0, 0, 1]
         """
+        self.check_params(params, "GridWorld.successor_table")
         index = jnp.arange(self.num_states, dtype=jnp.int32)
         actions = jnp.arange(self.num_actions, dtype=jnp.int32)
 

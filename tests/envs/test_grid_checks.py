@@ -209,3 +209,11 @@ def test_step_on_a_good_state_is_unchanged_by_the_checks(world):
     )
     assert int(obs) == 3 and float(reward) == -1.0 and isinstance(new, GridState)
     assert not bool(terminated) and not bool(truncated) and int(info.goal) == -1
+
+
+def test_the_model_checks_its_params(world):
+    env, _, _ = world
+    _, other = make_gridworld("S.G")
+    for method in ("tabular_mdp", "goal_state_mask", "successor_table"):
+        with pytest.raises(ValueError, match=r"`params.walls`.*\[2, 3\]"):
+            getattr(env, method)(other)
