@@ -13,6 +13,8 @@ from pinfer.agents.base import (
 )
 from pinfer.agents.lapse import LapseAgent, LapseParams, RandomAgent
 from pinfer.agents.loop import (
+    RolloutResult,
+    RolloutStep,
     rollout,
     step_log_likelihoods,
     trajectory_log_likelihood,
@@ -64,6 +66,8 @@ __all__ = [
     "PlannerParams",
     "PolicyState",
     "RandomAgent",
+    "RolloutResult",
+    "RolloutStep",
     "StateGoal",
     "TabularEnv",
     "TabularEnvParams",

@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 
 from pinfer.types import Array, ArrayTree, Bool, Float, Int, PRNGKey
+from pinfer.validation import check_array, check_key
 
 __all__ = ["AbstractAgent", "AbstractPolicyAgent", "AgentInfo", "Trajectory"]
 
@@ -38,14 +39,24 @@ AgentState = Any
 
 
 class AgentInfo(NamedTuple):
-    """Diagnostics of one decision.
+    """Diagnostics of one decision (``rollout``'s ``summary_fn`` can record them).
 
     Attributes:
         log_prob: log-probability of the chosen action under the agent's policy
             (equals ``log_action_prob`` of that action).
+        extras: agent-specific diagnostics, a pytree of arrays of fixed shapes (an
+            active-inference agent's expected free energies, a bandit agent's
+            posterior means); ``None`` by default, so ``AgentInfo(log_prob)`` is
+            complete.
+
+    Example:
+        >>> info = AgentInfo(jnp.log(0.5), extras={"entropy": jnp.log(2.0)})
+        >>> AgentInfo(jnp.log(0.5)).extras is None, info.extras["entropy"].shape
+        (True, ())
     """
 
     log_prob: Float[Array, ""]
+    extras: ArrayTree = None
 
 
 class Trajectory(NamedTuple):
@@ -157,6 +168,7 @@ class AbstractPolicyAgent(AbstractAgent):
             >>> int(agent.act(jax.random.key(1), None, 0, None)[0]) in (0, 1)
             True
         """
+        check_key(key, where=f"{type(self).__name__}.act")
         log_probs = self.log_policy(agent_state, obs, params)
         action = jax.random.categorical(key, log_probs).astype(jnp.int32)
         return action, agent_state, AgentInfo(log_probs[action])
@@ -170,11 +182,20 @@ class AbstractPolicyAgent(AbstractAgent):
     ) -> Float[Array, ""]:
         """``log_policy(agent_state, obs, params)[action]``, ``-inf`` off range.
 
+        ``action`` must be an integer (a float action is an error, never rounded).
+
         Example:
             >>> agent = RandomAgent(num_actions=2)
             >>> float(agent.log_action_prob(None, 0, 5, None))
             -inf
         """
+        action = check_array(
+            action,
+            "action",
+            where=f"{type(self).__name__}.log_action_prob",
+            dtype="int",
+            hint="Actions are indices 0..A-1.",
+        )
         log_probs = self.log_policy(agent_state, obs, params)
         return _lookup(log_probs, action)
 

@@ -22,28 +22,52 @@ import jax.numpy as jnp
 
 from pinfer.agents.base import AbstractPolicyAgent, AgentState
 from pinfer.types import Array, ArrayTree, Float, PRNGKey
-from pinfer.validation import check_static_int
+from pinfer.validation import (
+    check_array,
+    check_key,
+    check_range,
+    check_static_int,
+    check_type,
+)
 
 __all__ = ["LapseAgent", "LapseParams", "RandomAgent"]
+
+
+_EPSILON_MEANING = "It is the probability of a uniformly random action."
 
 
 class LapseParams(eqx.Module):
     """Parameters of a :class:`LapseAgent`.
 
+    A concrete ``epsilon`` outside ``[0, 1]`` (or NaN) is an error here; a traced
+    one raises through ``eqx.error_if`` in :meth:`LapseAgent.log_policy`.
+
     Attributes:
         base: the wrapped agent's parameters.
-        epsilon: ``[]`` lapse probability in ``[0, 1]``.
+        epsilon: ``[]`` float lapse probability in ``[0, 1]``.
+
+    Example:
+        >>> LapseParams(None, 1.5)
+        Traceback (most recent call last):
+        ...
+        ValueError: LapseParams: `epsilon` must be in [0.0, 1.0], got 1.5. It is the \
+probability of a uniformly random action.
     """
 
     base: ArrayTree
     epsilon: Float[Array, ""] = eqx.field(converter=jnp.asarray)
 
     def __check_init__(self):
-        if not jnp.issubdtype(self.epsilon.dtype, jnp.floating):
-            raise TypeError(
-                f"LapseParams.epsilon must be a float probability, got dtype "
-                f"{self.epsilon.dtype}."
-            )
+        where = "LapseParams"
+        check_array(self.epsilon, "epsilon", where=where, ndim=0, dtype="float")
+        check_range(
+            self.epsilon,
+            "epsilon",
+            where=where,
+            low=0.0,
+            high=1.0,
+            hint=_EPSILON_MEANING,
+        )
 
 
 class LapseAgent(AbstractPolicyAgent):
@@ -72,13 +96,23 @@ class LapseAgent(AbstractPolicyAgent):
             )
 
     def init(self, key: PRNGKey, params: LapseParams) -> AgentState:
-        """The base agent's ``init`` with ``params.base``.
+        """The base agent's ``init`` with ``params.base``; checks ``params``.
 
         Example:
             >>> LapseAgent(RandomAgent(3)).init(jax.random.key(0),
             ...                                 LapseParams(None, 0.1)) is None
             True
         """
+        check_key(key, where="LapseAgent.init")
+        check_type(params, "params", LapseParams, where="LapseAgent.init")
+        check_range(
+            params.epsilon,
+            "epsilon",
+            where="LapseAgent.init",
+            low=0.0,
+            high=1.0,
+            hint=_EPSILON_MEANING,
+        )
         return self.agent.init(key, params.base)
 
     def update(
@@ -106,6 +140,9 @@ class LapseAgent(AbstractPolicyAgent):
     ) -> Float[Array, "A"]:
         """``[A]`` log of ``(1 - epsilon) * pi_base + epsilon / A``.
 
+        Raises through ``eqx.error_if`` (also inside jit) when ``params.epsilon``
+        lies outside ``[0, 1]`` or is NaN: such a "mixture" would not sum to one.
+
         Example:
             >>> agent = LapseAgent(BoltzmannAgent(num_iterations=1))
             >>> state = PolicyState(jnp.zeros((1, 2)), jnp.array([[0.0, -jnp.inf]]))
@@ -115,6 +152,12 @@ class LapseAgent(AbstractPolicyAgent):
         """
         log_base = self.agent.log_policy(agent_state, obs, params.base)
         epsilon = jnp.asarray(params.epsilon, log_base.dtype)
+        epsilon = eqx.error_if(
+            epsilon,
+            ~((epsilon >= 0) & (epsilon <= 1)),
+            "LapseAgent: `epsilon` must be in [0, 1]; a traced value inside jit "
+            "is not (or is NaN).",
+        )
         log_uniform = -jnp.log(jnp.asarray(log_base.shape[-1], log_base.dtype))
         return _log_mixture(log_base, epsilon, log_uniform)
 
@@ -182,7 +225,8 @@ class RandomAgent(AbstractPolicyAgent):
             >>> RandomAgent(2).init(jax.random.key(0), None) is None
             True
         """
-        del key, params
+        check_key(key, where="RandomAgent.init")
+        del params
         return None
 
     def log_policy(

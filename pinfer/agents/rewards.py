@@ -12,8 +12,18 @@ pytree of dynamic leaves with one method, ``apply(world) -> TabularMDP``:
 Because the specification is part of the agent's ``params``, goals, goal values,
 step costs and reward weights can be vmapped (a stack of goal hypotheses, as in
 Baker, Saxe and Tenenbaum, 2009, "Action understanding as inverse planning"),
-differentiated and fitted like ``beta``. ``step_cost`` is a positive cost charged for
-every action taken from a non-terminal state (see :mod:`pinfer.planning.goals`).
+differentiated and fitted like ``beta``.
+
+Who pays for a step: the *world* owns the cost of a step. It is part of the MDP's
+own reward (a ``GridWorld`` pays ``-1`` a step by default, ``step_reward``), and every
+specification here keeps it. ``step_cost`` is an *extra* cost ``>= 0`` on top, charged
+for every action taken from a non-terminal state (see :mod:`pinfer.planning.goals`):
+leave it at 0 unless the agent is more (or differently) averse to effort than the
+world's reward says. In a default grid world, ``step_cost=1`` makes a step cost 2.
+
+Concrete fields are checked when a specification is built (dtypes, ranks, NaN,
+``step_cost >= 0``) and against the world in ``apply`` (sizes, the goal's index);
+a traced goal index out of range raises through ``eqx.error_if`` in ``apply``.
 """
 
 import abc
@@ -29,6 +39,12 @@ from pinfer.planning import (
     with_reward,
 )
 from pinfer.types import Array, Bool, Float, Int
+from pinfer.validation import (
+    check_array,
+    check_finite,
+    check_indices,
+    check_range,
+)
 
 __all__ = [
     "AbstractReward",
@@ -37,6 +53,23 @@ __all__ = [
     "StateGoal",
     "WorldReward",
 ]
+
+
+def _check_value(value, name: str, where: str) -> None:
+    check_array(value, name, where=where, dtype="number")
+    check_finite(value, name, where=where)
+
+
+def _check_step_cost(step_cost, where: str) -> None:
+    _check_value(step_cost, "step_cost", where)
+    check_range(
+        step_cost,
+        "step_cost",
+        where=where,
+        low=0.0,
+        hint="It is an extra cost on top of the world's own step reward (which "
+        "already charges a step, e.g. -1 in a GridWorld); 0 adds none.",
+    )
 
 
 class AbstractReward(eqx.Module):
@@ -74,8 +107,10 @@ class StateGoal(AbstractReward):
     Attributes:
         goal_state: ``[]`` int32 index of the goal state (a leading batch axis is
             fine for ``vmap``; the same holds for every field of every spec).
-        goal_value: ``[]`` reward for entering the goal.
-        step_cost: ``[]`` cost ``>= 0`` of each action from a non-terminal state.
+        goal_value: ``[]`` reward for entering the goal (finite).
+        step_cost: ``[]`` extra cost ``>= 0`` of each action from a non-terminal
+            state, on top of the world's own step reward (see the module
+            docstring: the world owns the cost of a step).
 
     Example:
         >>> line = TabularMDP(jnp.eye(3)[jnp.array([[0, 1], [0, 2], [1, 2]])],
@@ -89,23 +124,43 @@ class StateGoal(AbstractReward):
     step_cost: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=0.0)
 
     def __check_init__(self):
-        if not jnp.issubdtype(self.goal_state.dtype, jnp.integer):
-            raise TypeError(
-                "StateGoal.goal_state must be an integer state index, got dtype "
-                f"{self.goal_state.dtype}. For a value per state use GoalValues."
-            )
+        where = "StateGoal"
+        check_array(
+            self.goal_state,
+            "goal_state",
+            where=where,
+            dtype="int",
+            hint="A goal is a state index; for a value per state use GoalValues.",
+        )
+        check_range(self.goal_state, "goal_state", where=where, low=0)
+        _check_value(self.goal_value, "goal_value", where)
+        _check_step_cost(self.step_cost, where)
 
     def apply(self, world: TabularMDP) -> TabularMDP:
-        return goal_reward(world, self.goal_state, self.goal_value, self.step_cost)
+        num_states = world.num_states
+        check_indices(
+            self.goal_state, "goal_state", num_states, where="StateGoal", what="state"
+        )
+        mdp = goal_reward(world, self.goal_state, self.goal_value, self.step_cost)
+        off = (self.goal_state < 0) | (self.goal_state >= num_states)
+        reward = eqx.error_if(
+            mdp.reward,
+            jnp.any(off),
+            f"StateGoal: `goal_state` must be a state in 0..{num_states - 1}; a "
+            "traced goal inside jit is not (planning would have no goal).",
+        )
+        return with_reward(mdp, reward)
 
 
 class GoalValues(AbstractReward):
     """Several goal states, each terminal and worth ``goal_values[s]`` on arrival.
 
     Attributes:
-        goal_values: ``[S]`` value of entering each goal state (ignored elsewhere).
+        goal_values: ``[S]`` value of entering each goal state (ignored elsewhere;
+            finite).
         is_goal: ``[S]`` bool mask of goal states.
-        step_cost: ``[]`` cost ``>= 0`` of each action from a non-terminal state.
+        step_cost: ``[]`` extra cost ``>= 0`` of each action from a non-terminal
+            state, on top of the world's own step reward.
 
     Example:
         >>> line = TabularMDP(jnp.eye(3)[jnp.array([[0, 1], [0, 2], [1, 2]])],
@@ -121,16 +176,16 @@ class GoalValues(AbstractReward):
     step_cost: Float[Array, ""] = eqx.field(converter=jnp.asarray, default=0.0)
 
     def __check_init__(self):
+        where = "GoalValues"
+        check_array(self.goal_values, "goal_values", where=where, dtype="number")
+        check_array(self.is_goal, "is_goal", where=where, dtype="bool")
         if self.goal_values.ndim < 1 or self.is_goal.shape != self.goal_values.shape:
             raise ValueError(
-                "GoalValues needs goal_values [S] and is_goal [S] of one shape, got "
-                f"{self.goal_values.shape} and {self.is_goal.shape}."
+                f"{where}: `goal_values` [S] and `is_goal` [S] must have one shape, "
+                f"got {list(self.goal_values.shape)} and {list(self.is_goal.shape)}."
             )
-        if self.is_goal.dtype != jnp.bool_:
-            raise TypeError(
-                f"GoalValues.is_goal must be a bool mask, got dtype "
-                f"{self.is_goal.dtype}."
-            )
+        _check_value(self.goal_values, "goal_values", where)
+        _check_step_cost(self.step_cost, where)
 
     def apply(self, world: TabularMDP) -> TabularMDP:
         return multi_goal_reward(world, self.goal_values, self.is_goal, self.step_cost)
@@ -156,15 +211,21 @@ class LinearReward(AbstractReward):
     weights: Float[Array, "F"] = eqx.field(converter=jnp.asarray)
 
     def __check_init__(self):
+        where = "LinearReward"
+        check_array(self.features, "features", where=where, dtype="number")
+        check_array(self.weights, "weights", where=where, dtype="number")
         if (
             self.features.ndim < 3
+            or self.weights.ndim < 1
             or self.weights.shape[-1:] != self.features.shape[-1:]
         ):
             raise ValueError(
-                "LinearReward needs features [S, A, F] and weights [F] with the same "
-                f"F, got features {self.features.shape} and weights "
-                f"{self.weights.shape}."
+                f"{where}: `features` [S, A, F] and `weights` [F] need the same F, "
+                f"got features {list(self.features.shape)} and weights "
+                f"{list(self.weights.shape)}."
             )
+        _check_value(self.features, "features", where)
+        _check_value(self.weights, "weights", where)
 
     def apply(self, world: TabularMDP) -> TabularMDP:
         if self.features.shape[:2] != world.reward.shape:

@@ -29,7 +29,6 @@ import functools
 from typing import NamedTuple
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 
 from pinfer.agents.base import AbstractPolicyAgent, _lookup
@@ -43,7 +42,14 @@ from pinfer.planning import (
     value_iteration,
 )
 from pinfer.types import Array, Float, Int, PRNGKey
-from pinfer.validation import check_static_int
+from pinfer.validation import (
+    check_array,
+    check_key,
+    check_range,
+    check_static_int,
+    check_type,
+    concrete,
+)
 
 __all__ = [
     "BoltzmannAgent",
@@ -55,14 +61,63 @@ __all__ = [
 ]
 
 
+def _check_planner_fields(params, where: str) -> None:
+    """Types, shapes and (concrete) values of the fields shared by both params."""
+    check_type(
+        params.world,
+        "world",
+        TabularMDP,
+        where=where,
+        hint="An environment is not a model: pass env.tabular_mdp(env_params).",
+    )
+    check_type(
+        params.reward,
+        "reward",
+        AbstractReward,
+        where=where,
+        hint="For example StateGoal(goal_state) or WorldReward().",
+    )
+    for name in ("beta", "discount"):
+        check_array(
+            getattr(params, name),
+            name,
+            where=where,
+            ndim=0,
+            dtype="number",
+            hint="One agent's parameters are scalars; vmap for a population.",
+        )
+    check_range(params.beta, "beta", where=where, low=0.0, hint=_BETA_MEANING)
+    check_range(
+        params.discount, "discount", where=where, low=0.0, high=1.0, hint=_DISCOUNT
+    )
+
+
+_BETA_MEANING = "beta is the rationality: 0 is a random agent, larger is greedier."
+_DISCOUNT = "0.95 is a typical choice, 1.0 means no discounting."
+
+
 class PlannerParams(eqx.Module):
     """Parameters of a :class:`BoltzmannAgent`.
 
+    Concrete values are checked here (``world`` a ``TabularMDP``, ``beta >= 0``,
+    ``discount`` in ``[0, 1]``, both scalars); values traced inside ``jit`` are
+    checked by the agent's ``init`` through ``eqx.error_if``.
+
     Attributes:
-        world: the ``TabularMDP`` the agent plans in (its model of the world).
+        world: the ``TabularMDP`` the agent plans in (its model of the world; for a
+            pinfer environment, ``env.tabular_mdp(env_params)``).
         reward: what the agent wants, an :class:`AbstractReward` (goals, weights).
         beta: ``[]`` rationality ``>= 0`` (``> 0`` with ``soft=True``); 0 is random.
         discount: ``[]`` discount in ``[0, 1]``.
+
+    Example:
+        >>> world = TabularMDP(jnp.ones((2, 1, 2)) / 2, jnp.zeros((2, 1)),
+        ...                    jnp.zeros(2, bool))
+        >>> PlannerParams(world, WorldReward(), beta=-1.0, discount=0.9)
+        Traceback (most recent call last):
+        ...
+        ValueError: PlannerParams: `beta` must be >= 0.0, got -1.0. beta is the \
+rationality: 0 is a random agent, larger is greedier.
     """
 
     world: TabularMDP
@@ -70,13 +125,25 @@ class PlannerParams(eqx.Module):
     beta: Float[Array, ""] = eqx.field(converter=jnp.asarray)
     discount: Float[Array, ""] = eqx.field(converter=jnp.asarray)
 
+    def __check_init__(self):
+        _check_planner_fields(self, "PlannerParams")
+
 
 class BudgetParams(eqx.Module):
     """Parameters of a :class:`BudgetAgent`: :class:`PlannerParams` plus ``budget``.
 
+    Checked as :class:`PlannerParams`; ``budget`` must be an integer ``>= 0`` (its
+    upper bound, the agent's ``max_budget``, is checked by ``init``).
+
     Attributes:
         world, reward, beta, discount: as in :class:`PlannerParams`.
         budget: ``[]`` int32 number of value-iteration sweeps in ``0..max_budget``.
+
+    Example:
+        >>> world = TabularMDP(jnp.ones((2, 1, 2)) / 2, jnp.zeros((2, 1)),
+        ...                    jnp.zeros(2, bool))
+        >>> int(BudgetParams(world, WorldReward(), 2.0, 0.9, budget=3).budget)
+        3
     """
 
     world: TabularMDP
@@ -86,11 +153,48 @@ class BudgetParams(eqx.Module):
     budget: Int[Array, ""] = eqx.field(converter=jnp.asarray)
 
     def __check_init__(self):
-        if not jnp.issubdtype(self.budget.dtype, jnp.integer):
-            raise TypeError(
-                f"BudgetParams.budget must be an integer number of sweeps, got dtype "
-                f"{self.budget.dtype}. Pass e.g. jnp.int32(3)."
-            )
+        _check_planner_fields(self, "BudgetParams")
+        check_array(
+            self.budget,
+            "budget",
+            where="BudgetParams",
+            ndim=0,
+            dtype="int",
+            hint="The budget is a number of value-iteration sweeps, e.g. 3.",
+        )
+        check_range(self.budget, "budget", where="BudgetParams", low=0)
+
+
+def _check_plan_inputs(key, params, where: str, soft: bool) -> None:
+    """The key, and ``params.beta`` / ``params.discount`` if concrete (params built
+    with ``eqx.tree_at`` skip the constructor's checks)."""
+    check_key(key, where=where)
+    for name in ("beta", "discount"):
+        check_array(getattr(params, name), name, where=where, ndim=0)
+    check_range(
+        params.beta, "beta", where=where, low=0.0, low_open=soft, hint=_BETA_MEANING
+    )
+    check_range(
+        params.discount, "discount", where=where, low=0.0, high=1.0, hint=_DISCOUNT
+    )
+
+
+def _guard_plan(state, params, where: str, soft: bool):
+    """``state``, through ``eqx.error_if`` on a traced ``beta`` or ``discount`` out
+    of range (NaN included): inside jit, an error instead of a silent plan."""
+    beta, discount = params.beta, params.discount
+    rule = "> 0 with soft=True (the soft value divides by beta)" if soft else ">= 0"
+    bad_beta = ~(beta > 0) if soft else ~(beta >= 0)
+    state = eqx.error_if(
+        state,
+        bad_beta,
+        f"{where}: `beta` must be {rule}; a traced value inside jit is not.",
+    )
+    return eqx.error_if(
+        state,
+        ~((discount >= 0) & (discount <= 1)),
+        f"{where}: `discount` must be in [0, 1]; a traced value inside jit is not.",
+    )
 
 
 class PolicyState(NamedTuple):
@@ -115,6 +219,17 @@ class BudgetState(NamedTuple):
 
     q_values: Float[Array, "K1 S A"]
     log_policies: Float[Array, "K1 S A"]
+
+
+def _state_index(obs, where: str) -> Array:
+    """``obs`` as an integer state index (a static dtype check: free under jit)."""
+    return check_array(
+        obs,
+        "obs",
+        where=where,
+        dtype="int",
+        hint="A tabular agent observes the state index (an env's tabular obs).",
+    )
 
 
 def _value_fn(soft: bool, beta):
@@ -159,13 +274,16 @@ class BoltzmannAgent(AbstractPolicyAgent):
             >>> BoltzmannAgent(3).init(jax.random.key(0), params).log_policy.shape
             (2, 2)
         """
-        del key
+        where = "BoltzmannAgent.init"
+        check_type(params, "params", PlannerParams, where=where)
+        _check_plan_inputs(key, params, where, self.soft)
         mdp = params.reward.apply(params.world)
         value_fn = _value_fn(self.soft, params.beta)
         q_values = value_iteration(
             mdp, params.discount, self.num_iterations, value_fn
         ).q_values
-        return PolicyState(q_values, boltzmann_policy(q_values, params.beta))
+        state = PolicyState(q_values, boltzmann_policy(q_values, params.beta))
+        return _guard_plan(state, params, where, self.soft)
 
     def log_policy(
         self, agent_state: PolicyState, obs: Int[Array, ""], params: PlannerParams
@@ -179,6 +297,7 @@ class BoltzmannAgent(AbstractPolicyAgent):
             >>> [round(float(p), 4) for p in probs]
             [0.1, 0.9]
         """
+        obs = _state_index(obs, "BoltzmannAgent.log_policy")
         return _lookup(agent_state.log_policy, obs)
 
 
@@ -211,7 +330,8 @@ class BudgetAgent(AbstractPolicyAgent):
         """Plan every budget ``0..max_budget`` in one scan: a ``BudgetState``.
 
         Raises (also under ``jit``, through ``eqx.error_if``) when ``params.budget``
-        lies outside ``0..max_budget``.
+        lies outside ``0..max_budget``, ``params.beta < 0`` (``<= 0`` with
+        ``soft=True``) or ``params.discount`` outside ``[0, 1]`` (NaN included).
 
         Example:
             >>> world = TabularMDP(jnp.ones((2, 2, 2)) / 2, jnp.zeros((2, 2)),
@@ -220,12 +340,13 @@ class BudgetAgent(AbstractPolicyAgent):
             >>> BudgetAgent(4).init(jax.random.key(0), params).log_policies.shape
             (5, 2, 2)
         """
-        del key
-        budget = params.budget
-        if not isinstance(budget, jax.core.Tracer) and jnp.ndim(budget) == 0:
-            value = int(budget)
-            if not 0 <= value <= self.max_budget:
-                raise ValueError(_budget_message(value, self.max_budget))
+        where = "BudgetAgent.init"
+        check_type(params, "params", BudgetParams, where=where)
+        _check_plan_inputs(key, params, where, self.soft)
+        budget = check_array(params.budget, "budget", where=where, ndim=0, dtype="int")
+        value = concrete(budget)
+        if value is not None and not 0 <= int(value) <= self.max_budget:
+            raise ValueError(_budget_message(int(value), self.max_budget))
         mdp = params.reward.apply(params.world)
         value_fn = _value_fn(self.soft, params.beta)
         planned = budget_limited_planning(
@@ -233,7 +354,10 @@ class BudgetAgent(AbstractPolicyAgent):
         )
         state = BudgetState(planned.q_values, planned.log_policies)
         out_of_range = (budget < 0) | (budget > self.max_budget)
-        return eqx.error_if(state, out_of_range, _budget_message(None, self.max_budget))
+        state = eqx.error_if(
+            state, out_of_range, _budget_message(None, self.max_budget)
+        )
+        return _guard_plan(state, params, where, self.soft)
 
     def log_policy(
         self, agent_state: BudgetState, obs: Int[Array, ""], params: BudgetParams
@@ -251,12 +375,13 @@ class BudgetAgent(AbstractPolicyAgent):
             >>> [round(float(p), 4) for p in probs]
             [0.2, 0.8]
         """
+        obs = _state_index(obs, "BudgetAgent.log_policy")
         return _lookup(_lookup(agent_state.log_policies, params.budget), obs)
 
 
 def _budget_message(value, max_budget: int) -> str:
-    seen = "" if value is None else f", got {value}"
+    seen = "; a traced value inside jit is not" if value is None else f", got {value}"
     return (
-        f"BudgetParams.budget must lie in 0..{max_budget} (the agent's "
+        f"BudgetAgent.init: `budget` must lie in 0..{max_budget} (the agent's "
         f"max_budget){seen}. Raise BudgetAgent(max_budget=...) or clip the budget."
     )

@@ -22,6 +22,14 @@ import jax.numpy as jnp
 
 from pinfer.planning import TabularMDP
 from pinfer.types import Array, Bool, Float, Int, PRNGKey
+from pinfer.validation import (
+    check_array,
+    check_indices,
+    check_key,
+    check_range,
+    check_static_int,
+    check_type,
+)
 
 __all__ = ["TabularEnv", "TabularEnvParams", "TabularEnvState", "make_tabular_env"]
 
@@ -42,11 +50,20 @@ class TabularEnvParams(eqx.Module):
     max_steps: Int[Array, ""] = eqx.field(converter=jnp.asarray, default=_NO_LIMIT)
 
     def __check_init__(self):
-        if self.initial.shape[-1:] != self.mdp.transition.shape[-1:]:
-            raise ValueError(
-                f"TabularEnvParams.initial must have shape [S] = "
-                f"[{self.mdp.transition.shape[-1]}], got {self.initial.shape}."
-            )
+        where = "TabularEnvParams"
+        check_type(self.mdp, "mdp", TabularMDP, where=where)
+        num_states = self.mdp.transition.shape[-1]
+        check_array(
+            self.initial,
+            "initial",
+            where=where,
+            shape=(num_states,),
+            dtype="float",
+            hint="Initial-state probabilities, one per state of the MDP.",
+        )
+        check_range(self.initial, "initial", where=where, low=0.0, high=1.0)
+        check_array(self.max_steps, "max_steps", where=where, ndim=0, dtype="int")
+        check_range(self.max_steps, "max_steps", where=where, low=1)
 
 
 class TabularEnvState(NamedTuple):
@@ -81,6 +98,7 @@ class TabularEnv(eqx.Module):
             >>> int(env.reset(jax.random.key(0), params)[0])
             2
         """
+        check_key(key, where="TabularEnv.reset")
         start = jax.random.categorical(key, jnp.log(params.initial)).astype(jnp.int32)
         return start, TabularEnvState(start, jnp.zeros((), jnp.int32))
 
@@ -100,6 +118,10 @@ class TabularEnv(eqx.Module):
     ]:
         """One transition: ``(obs, state, reward, terminated, truncated, {})``.
 
+        ``action`` must be an integer in ``0..A-1``: a concrete one outside raises a
+        ``ValueError``, a traced one (inside jit) an ``eqx.error_if``; never a
+        clipped index.
+
         Example:
             >>> env, params = make_tabular_env(TabularMDP(
             ...     jnp.eye(2)[jnp.array([[1], [1]])], jnp.ones((2, 1)),
@@ -108,7 +130,18 @@ class TabularEnv(eqx.Module):
             >>> float(env.step(jax.random.key(1), state, 0, params)[2])  # absorbing
             0.0
         """
+        where = "TabularEnv.step"
+        check_key(key, where=where)
         mdp, current = params.mdp, state.state
+        num_actions = mdp.transition.shape[1]
+        action = check_array(action, "action", where=where, ndim=0, dtype="int")
+        check_indices(action, "action", num_actions, where=where, what="action")
+        current = eqx.error_if(
+            current,
+            (action < 0) | (action >= num_actions),
+            f"{where}: `action` must lie in 0..{num_actions - 1}; a traced action "
+            "inside jit does not.",
+        )
         was_terminal = mdp.terminal[current]
         sampled = jax.random.categorical(key, jnp.log(mdp.transition[current, action]))
         next_state = jnp.where(was_terminal, current, sampled).astype(jnp.int32)
@@ -142,26 +175,29 @@ def make_tabular_env(
         >>> params.initial.tolist()
         [0.5, 0.5]
     """
+    where = "make_tabular_env"
+    check_type(
+        mdp,
+        "mdp",
+        TabularMDP,
+        where=where,
+        hint="For a pinfer environment, env.tabular_mdp(env_params).",
+    )
     num_states = mdp.transition.shape[-1]
-    start = jnp.asarray(start)
+    start = check_array(start, "start", where=where, ndim=(0, 1), dtype="number")
     if start.ndim == 0:
-        if not jnp.issubdtype(start.dtype, jnp.integer):
-            raise TypeError(
-                f"start must be a state index (int) or [S] probabilities, got a "
-                f"{start.dtype} scalar."
-            )
-        if not 0 <= int(start) < num_states:
-            raise ValueError(f"start must lie in [0, {num_states}), got {int(start)}.")
+        check_indices(start, "start", num_states, where=where, what="state")
         initial = jax.nn.one_hot(start, num_states, dtype=mdp.transition.dtype)
     else:
         initial = start.astype(mdp.transition.dtype)
+        check_array(initial, "start", where=where, shape=(num_states,))
+        check_range(initial, "start", where=where, low=0.0, high=1.0)
         total = float(jnp.sum(initial))
-        if initial.shape != (num_states,) or abs(total - 1.0) > 1e-5:
+        if abs(total - 1.0) > 1e-5:
             raise ValueError(
-                f"start probabilities must have shape [{num_states}] and sum to 1, "
-                f"got shape {initial.shape} summing to {total:.6g}."
+                f"{where}: `start` probabilities must sum to 1, got {total:.6g}."
             )
-    if max_steps is not None and max_steps < 1:
-        raise ValueError(f"max_steps must be >= 1 or None, got {max_steps}.")
+    if max_steps is not None:
+        check_static_int(max_steps, "max_steps", 1, where=where)
     limit = _NO_LIMIT if max_steps is None else max_steps
     return TabularEnv(), TabularEnvParams(mdp, initial, jnp.asarray(limit, jnp.int32))

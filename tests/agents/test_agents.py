@@ -253,10 +253,12 @@ def test_budget_agent_equals_each_budget_slice(soft):
 
 def test_budget_out_of_range_is_an_error():
     agent = BudgetAgent(3)
-    with pytest.raises(ValueError, match=r"budget must lie in 0\.\.3.*got 4"):
+    with pytest.raises(ValueError, match=r"`budget` must lie in 0\.\.3.*got 4"):
         agent.init(KEY0, budget_params(4))
-    with pytest.raises(Exception, match=r"budget must lie in 0\.\.3"):
-        jax.block_until_ready(jax.jit(agent.init)(KEY0, budget_params(-1)))
+    plan = jax.jit(lambda budget: agent.init(KEY0, budget_params(budget)))
+    for budget in (-1, 4):  # traced: the constructor cannot see the value
+        with pytest.raises(Exception, match=r"`budget` must lie in 0\.\.3"):
+            jax.block_until_ready(plan(budget))
     state = agent.init(KEY0, budget_params(3))
     assert np.all(np.isneginf(agent.log_policy(state, 0, budget_params(4))))
 
@@ -309,25 +311,35 @@ def test_population_by_vmap_over_goals_and_beta():
 
 
 def test_bad_construction_is_explained():
-    with pytest.raises(ValueError, match="num_iterations must be >= 1"):
+    with pytest.raises(ValueError, match=r"`BoltzmannAgent.num_iterations` must be an"):
         BoltzmannAgent(0)
     with pytest.raises(TypeError, match="static Python int"):
         BudgetAgent(2.5)
-    with pytest.raises(TypeError, match="budget must be an integer"):
+    with pytest.raises(TypeError, match=r"BudgetParams: `budget` must be integer"):
         budget_params(1.5)
-    with pytest.raises(TypeError, match="goal_state must be an integer"):
+    with pytest.raises(ValueError, match=r"BudgetParams: `budget` must be >= 0"):
+        budget_params(-1)
+    with pytest.raises(TypeError, match=r"StateGoal: `goal_state` must be integer"):
         StateGoal(2.0)
+    with pytest.raises(ValueError, match=r"StateGoal: `step_cost` must be >= 0.*-1"):
+        StateGoal(2, 1.0, -1.0)
+    with pytest.raises(ValueError, match=r"StateGoal: `goal_value` must be finite"):
+        StateGoal(2, jnp.nan)
     with pytest.raises(TypeError, match="wraps an AbstractPolicyAgent"):
         LapseAgent(object())
-    with pytest.raises(TypeError, match="epsilon must be a float"):
+    with pytest.raises(TypeError, match=r"LapseParams: `epsilon` must be floating"):
         LapseParams(None, 1)
-    with pytest.raises(ValueError, match="same F"):
+    with pytest.raises(ValueError, match="need the same F"):
         LinearReward(jnp.ones((2, 2, 3)), jnp.ones(2))
-    with pytest.raises(ValueError, match="one shape"):
+    with pytest.raises(ValueError, match="must have one shape"):
         GoalValues(jnp.ones(3), jnp.ones(2, bool))
-    with pytest.raises(ValueError, match="discount must lie in"):
-        BoltzmannAgent(2).init(KEY0, planner_params(discount=1.5))
+    with pytest.raises(ValueError, match=r"PlannerParams: `discount` must be in"):
+        planner_params(discount=1.5)
     world = TabularMDP(jnp.ones((2, 1, 2)) / 2, jnp.zeros((2, 1)), jnp.zeros(2, bool))
     with pytest.raises(ValueError, match="build the features"):
         LinearReward(jnp.ones((3, 1, 2)), jnp.ones(2)).apply(world)
+    with pytest.raises(ValueError, match=r"StateGoal: `goal_state` holds 5.*0\.\.1"):
+        StateGoal(5).apply(world)
+    with pytest.raises(Exception, match=r"StateGoal: `goal_state` must be a state"):
+        jax.block_until_ready(jax.jit(lambda g: StateGoal(g).apply(world).reward)(5))
     assert isinstance(PolicyState(jnp.zeros(1), jnp.zeros(1)), tuple)

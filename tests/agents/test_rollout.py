@@ -298,9 +298,9 @@ def test_likelihood_rejects_batches_and_ragged_fields():
     with pytest.raises(ValueError, match=r"jax.vmap\(trajectory_log_likelihood"):
         trajectory_log_likelihood(AGENT, grid_params(), padded)
     broken = make_trajectory([0, 1, 2], [3, 3])._replace(mask=jnp.ones(3, bool))
-    with pytest.raises(ValueError, match=r"mask must have shape \[2\]"):
+    with pytest.raises(ValueError, match=r"`trajectory.mask` must have shape \[2\]"):
         trajectory_log_likelihood(AGENT, grid_params(), broken)
-    with pytest.raises(ValueError, match=f"`num_steps` must be an int >= 1"):
+    with pytest.raises(ValueError, match="`num_steps` must be an int >= 1"):
         rollout(KEY0, AGENT, grid_params(), *grid_env(grid_params()), 0)
 
 
