@@ -6,11 +6,13 @@
 
 ``observations[t]`` observes ``x_t`` after ``t + 1`` transitions from ``x_0`` (the
 convention of :mod:`pinfer.smc.ssm`). Its exact Kalman filter and RTS smoother live in
-:mod:`pinfer.models.kalman` and are re-exported here. The model also implements the
-locally optimal proposal ``q(x_t | x_{t-1}, y_t) = p(x_t | x_{t-1}, y_t)`` and the
-exact look-ahead ``p(y_t | x_{t-1}) = N(H A x_{t-1}, H Q H' + R)`` (Doucet, Godsill
-and Andrieu, 2000). :meth:`LinearGaussianSSM.prepare` factors the covariances once, so
-that a filter's loop holds no Cholesky factorisation or triangular solve.
+:mod:`pinfer.models.kalman` and are re-exported here, as is the generic
+:func:`pinfer.smc.simulate` (the model implements ``sample_observation``). The model
+also implements the locally optimal proposal
+``q(x_t | x_{t-1}, y_t) = p(x_t | x_{t-1}, y_t)`` and the exact look-ahead
+``p(y_t | x_{t-1}) = N(H A x_{t-1}, H Q H' + R)`` (Doucet, Godsill and Andrieu, 2000).
+:meth:`LinearGaussianSSM.prepare` factors the covariances once, so that a filter's
+loop holds no Cholesky factorisation or triangular solve.
 """
 
 import dataclasses
@@ -25,6 +27,7 @@ from pinfer.linalg import matvec, rowvec_matmul_t
 from pinfer.models.gaussian import GaussianFactor, exact, factor, mvn_logpdf
 from pinfer.models.kalman import KalmanResult, kalman_filter, rts_smoother
 from pinfer.random import normal
+from pinfer.smc.simulation import simulate
 from pinfer.smc.ssm import AbstractStateSpaceModel
 from pinfer.types import Array, Float, PRNGKey, Scalar
 
@@ -210,33 +213,14 @@ class LinearGaussianSSM(AbstractStateSpaceModel):
         return mvn_logpdf(x, mean, factors.proposal)
 
     @exact
+    def sample_observation(self, key, x, t) -> Float[Array, " dy"]:
+        noise = jax.random.normal(key, self.R.shape[:1], self.R.dtype)
+        return self.H @ x + self._observation().chol @ noise
+
+    @exact
     def log_lookahead(self, x_prev, y_next, t) -> Scalar:
         mean = matvec(self.H, matvec(self.A, x_prev))
         return mvn_logpdf(y_next, mean, self._optimal().lookahead)
-
-
-@exact
-def simulate(
-    key: PRNGKey, model: LinearGaussianSSM, num_steps: int
-) -> tuple[Float[Array, "T dx"], Float[Array, "T dy"]]:
-    """Simulate ``(x_{0:T-1}, y_{0:T-1})`` (``x_0``'s prior draw is not returned).
-
-    Example:
-        >>> xs, ys = simulate(jax.random.key(0), model, 100)  # doctest: +SKIP
-    """
-    model = model.prepare()
-    key_init, key_steps = jax.random.split(key)
-
-    def step(x_prev, inputs):
-        key_t, t = inputs
-        key_x, key_y = jax.random.split(key_t)
-        x = model.sample_transition(key_x, x_prev, t)
-        noise = jax.random.normal(key_y, model.R.shape[:1], model.R.dtype)
-        return x, (x, model.H @ x + model._observation().chol @ noise)
-
-    inputs = (jax.random.split(key_steps, num_steps), jnp.arange(num_steps))
-    _, (xs, ys) = jax.lax.scan(step, model.sample_initial(key_init), inputs)
-    return xs, ys
 
 
 def random_linear_gaussian(

@@ -20,6 +20,7 @@ from pinfer.smc.numpyro_bridge import (
 from pinfer.smc.particle_filter import ParticleFilterResult, particle_filter
 from pinfer.smc.resampling import multinomial, residual, stratified, systematic
 from pinfer.smc.schedule import next_temperature
+from pinfer.smc.simulation import simulate
 from pinfer.smc.smoothing import backward_simulation
 from pinfer.smc.ssm import AbstractStateSpaceModel, prepared
 from pinfer.smc.streaming import (
@@ -58,6 +59,7 @@ __all__ = [
     "pf_init",
     "pf_step",
     "prepared",
+    "simulate",
     "smc_step",
     "ess",
     "log_ess",

@@ -24,8 +24,10 @@ ancestor indices. With ``score_correction=True`` a resampled particle also carri
 the score of its ancestor's weight, ``log v^a - stop_gradient(log v^a)`` (zero in
 value), which makes the gradient of ``Z`` unbiased (Scibior and Wood, 2021).
 
-If every weight is zero (``log Z_t = -inf``, or NaN) the new weights are set uniform so
-that the state stays finite; ``log Z_t`` reports the failure.
+If every weight is zero (``log Z_t = -inf``) or a log-weight is NaN or ``+inf``
+(``log Z_t`` NaN: pinfer's one NaN policy treats an invalid log-weight as a broken
+model, never as a weight) the new weights are set uniform so that the state stays
+finite, and ``log Z_t`` reports the failure.
 """
 
 from collections.abc import Callable
@@ -35,9 +37,18 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
+from pinfer.smc._checks import check_fraction_arg
 from pinfer.types import Array, ArrayTree, Bool, Float, Int, PRNGKey, Scalar
+from pinfer.validation import check_callable, check_key, check_type
 
-__all__ = ["SMCState", "SMCInfo", "init", "smc_step", "normalize_log_weights"]
+__all__ = [
+    "SMCState",
+    "SMCInfo",
+    "init",
+    "smc_kernel",
+    "smc_step",
+    "normalize_log_weights",
+]
 
 
 class SMCState(NamedTuple):
@@ -58,7 +69,8 @@ class SMCInfo(NamedTuple):
     Attributes:
         ancestors: ``[N]`` int32 index of each new particle's parent (``arange(N)``
             when the step did not resample).
-        log_evidence_increment: ``log Z_t``; ``-inf`` when every weight is zero.
+        log_evidence_increment: ``log Z_t``; ``-inf`` when every weight is zero,
+            NaN when a log-weight is NaN or ``+inf``.
         ess: effective sample size of the new weights, in ``[1, N]``.
         resampled: whether the step resampled.
     """
@@ -145,8 +157,9 @@ def smc_step(
         log_weight_fn: ``(new_particles, parents) -> [N]`` incremental log-weights.
         resample_fn: ``(key, log_weights, num_samples) -> [N] int32``, e.g.
             :func:`pinfer.smc.systematic`.
-        ess_threshold: resample when ``ESS / N < ess_threshold``; a Python number
-            ``>= 1`` always resamples and ``<= 0`` never does (resolved when tracing).
+        ess_threshold: resample when ``ESS / N < ess_threshold``, a fraction in
+            ``[0, 1]``: the Python numbers ``1`` (always resample) and ``0`` (never)
+            are resolved when tracing.
         log_lookahead_fn: optional ``particles -> [N]`` auxiliary log-weights
             ``log eta`` used to choose ancestors (auxiliary particle filter).
         score_correction: keep the score of the resampled weights in the gradient
@@ -154,6 +167,12 @@ def smc_step(
 
     Returns:
         ``(new_state, info)``; ``info.log_evidence_increment`` is ``log Z_t``.
+
+    Raises:
+        TypeError / ValueError: for a bad key, a state that is not an
+            :class:`SMCState`, functions that are not callable, or an
+            ``ess_threshold`` outside ``[0, 1]`` (checked when concrete; a traced
+            one stops the run through ``eqx.error_if``).
 
     Example:
         >>> state = init(jnp.zeros((64, 1)))
@@ -163,6 +182,42 @@ def smc_step(
         ...     jax.random.key(0), state, propose, log_weight, systematic
         ... )
     """
+    where = "smc_step"
+    check_key(key, where=where)
+    check_type(state, "state", SMCState, where=where, hint="Build it with init().")
+    for name, fn in (
+        ("propose_fn", propose_fn),
+        ("log_weight_fn", log_weight_fn),
+        ("resample_fn", resample_fn),
+    ):
+        check_callable(fn, name, where=where)
+    if log_lookahead_fn is not None:
+        check_callable(log_lookahead_fn, "log_lookahead_fn", where=where)
+    ess_threshold = check_fraction_arg(ess_threshold, "ess_threshold", where)
+    return smc_kernel(
+        key,
+        state,
+        propose_fn,
+        log_weight_fn,
+        resample_fn,
+        ess_threshold,
+        log_lookahead_fn=log_lookahead_fn,
+        score_correction=score_correction,
+    )
+
+
+def smc_kernel(
+    key: PRNGKey,
+    state: SMCState,
+    propose_fn: Callable,
+    log_weight_fn: Callable,
+    resample_fn: Callable,
+    ess_threshold: float | Scalar,
+    *,
+    log_lookahead_fn: Callable | None = None,
+    score_correction: bool = False,
+) -> tuple[SMCState, SMCInfo]:
+    """:func:`smc_step` without its boundary checks (called at every step)."""
     key_resample, key_propose = jax.random.split(key)
     log_w = state.log_weights
     num_particles = log_w.shape[0]
@@ -202,5 +257,7 @@ def smc_step(
     new_log_w, log_increment = normalize_log_weights(
         log_pre + log_weight_fn(particles, parents)
     )
+    # A +inf log-weight is as invalid as a NaN one (the NaN policy).
+    log_increment = jnp.where(log_increment == jnp.inf, jnp.nan, log_increment)
     info = SMCInfo(ancestors, log_increment, _ess(new_log_w), do_resample)
     return SMCState(particles, new_log_w), info

@@ -15,6 +15,7 @@ apply as in numpyro's own ``log_density``. Every ``numpyro.factor`` counts as
 likelihood. Results come back in the constrained space, with deterministic sites.
 """
 
+import inspect
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -27,6 +28,7 @@ from numpyro.infer.util import constrain_fn
 
 from pinfer.smc.tempered import TemperedSMCResult, tempered_smc
 from pinfer.types import ArrayTree, PRNGKey, Scalar
+from pinfer.validation import check_callable, check_key, check_static_int, check_type
 
 __all__ = ["NumpyroTarget", "numpyro_target", "tempered_smc_numpyro"]
 
@@ -80,6 +82,8 @@ def numpyro_target(
         :class:`NumpyroTarget`.
 
     Raises:
+        TypeError: when the model is not callable, ``model_args`` is not a tuple or
+            ``model_kwargs`` not a dict.
         ValueError: when the model has no latent site or a discrete one.
 
     Example:
@@ -91,19 +95,27 @@ def numpyro_target(
         >>> u["mu"].shape
         (100,)
     """
+    where = "numpyro_target"
+    check_callable(model, "model", where=where)
+    check_type(model_args, "model_args", (tuple, list), where=where)
+    if model_kwargs is not None:
+        check_type(model_kwargs, "model_kwargs", dict, where=where)
+    model_args = tuple(model_args)
     kwargs = {} if model_kwargs is None else dict(model_kwargs)
     prototype = trace(seed(model, jax.random.key(0))).get_trace(*model_args, **kwargs)
     sample_sites = [s for s in prototype.values() if s["type"] == "sample"]
     latent = tuple(s["name"] for s in sample_sites if not s["is_observed"])
     observed = frozenset(s["name"] for s in sample_sites if s["is_observed"])
     if not latent:
-        raise ValueError("the numpyro model has no latent sample site to infer.")
+        raise ValueError(
+            f"{where}: the numpyro `model` has no latent sample site to infer."
+        )
     for site in sample_sites:
         if site["name"] in latent and site["fn"].support.is_discrete:
             raise ValueError(
-                f"latent site {site['name']!r} is discrete ({site['fn']}); tempered "
-                "SMC here moves particles with gradient-free or HMC kernels on "
-                "continuous spaces. Marginalise it out or make it observed."
+                f"{where}: latent site {site['name']!r} is discrete ({site['fn']}); "
+                "tempered SMC here moves particles with gradient-free or HMC kernels "
+                "on continuous spaces. Marginalise it out or make it observed."
             )
 
     def log_terms(u: dict) -> tuple[jax.Array, jax.Array]:
@@ -166,8 +178,9 @@ def numpyro_target(
 def tempered_smc_numpyro(
     key: PRNGKey,
     model: Callable,
-    *model_args: Any,
+    model_args: tuple,
     num_particles: int,
+    *,
     model_kwargs: dict | None = None,
     **smc_options: Any,
 ) -> TemperedSMCResult:
@@ -181,8 +194,9 @@ def tempered_smc_numpyro(
     Args:
         key: PRNG key.
         model: a numpyro model conditioned on its data.
-        *model_args: positional arguments of the model.
-        num_particles: number of particles ``N`` (static).
+        model_args: tuple of the model's positional arguments (``()`` for none).
+        num_particles: number of particles ``N >= 2`` (static), by position or by
+            keyword, as in :func:`~pinfer.smc.particle_filter`.
         model_kwargs: keyword arguments of the model.
         **smc_options: passed on to :func:`~pinfer.smc.tempered.tempered_smc`
             (``mcmc_kernel``, ``num_mcmc_steps``, ``target_ess``, ``temperatures``...).
@@ -191,18 +205,35 @@ def tempered_smc_numpyro(
         :class:`~pinfer.smc.tempered.TemperedSMCResult` whose ``particles`` is a dict
         of **constrained** values (latent and deterministic sites), each ``[N, ...]``.
 
+    Raises:
+        TypeError / ValueError: for a bad key, a model that is not callable,
+            ``model_args`` that is not a tuple, or a ``num_particles`` that is not
+            an int ``>= 2``; and whatever :func:`numpyro_target` and
+            :func:`~pinfer.smc.tempered.tempered_smc` raise.
+
     Example:
         >>> def model(y):
         ...     scale = numpyro.sample("scale", dist.HalfNormal(2.0))
         ...     numpyro.sample("y", dist.Normal(0.0, scale), obs=y)
         >>> y = jnp.array([0.3, -1.2, 2.0])
-        >>> result = tempered_smc_numpyro(jax.random.key(0), model, y, num_particles=99)
+        >>> result = tempered_smc_numpyro(jax.random.key(0), model, (y,), 99)
         >>> bool(jnp.all(result.particles["scale"] > 0))
         True
     """
-    if int(num_particles) < 2:
-        raise ValueError(f"num_particles must be at least 2, got {num_particles!r}.")
-    target = numpyro_target(model, model_args, model_kwargs)
+    where = "tempered_smc_numpyro"
+    check_key(key, where=where)
+    check_callable(model, "model", where=where)
+    if not isinstance(model_args, (tuple, list)):
+        names = _parameter_names(model)
+        raise TypeError(
+            f"{where}: `model_args` must be a tuple of the model's positional "
+            f"arguments, got {type(model_args).__name__}. Write "
+            f"tempered_smc_numpyro(key, model, ({names}), num_particles)."
+        )
+    num_particles = check_static_int(num_particles, "num_particles", 2, where=where)
+    if model_kwargs is not None:
+        check_type(model_kwargs, "model_kwargs", dict, where=where)
+    target = numpyro_target(model, tuple(model_args), model_kwargs)
     key_prior, key_smc = jax.random.split(key)
     particles: ArrayTree = target.sample_prior_fn(key_prior, num_particles)
     result = tempered_smc(
@@ -213,3 +244,15 @@ def tempered_smc_numpyro(
         **smc_options,
     )
     return result._replace(particles=target.constrain_fn(result.particles))
+
+
+def _parameter_names(model: Callable) -> str:
+    """``"y,"`` or ``"x, y"``: the model's positional parameters, for a message."""
+    try:
+        params = inspect.signature(model).parameters.values()
+    except (TypeError, ValueError):
+        return "...,"
+    names = [
+        p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    return names[0] + "," if len(names) == 1 else ", ".join(names) or ""

@@ -34,34 +34,57 @@ unchanged, ``grad Z_hat`` is unbiased for ``grad Z``, and ``grad log Z_hat`` bec
 the Fisher-identity estimator ``sum_i W_T^i grad log(path weight^i)`` (consistent, bias
 O(1/N); its variance grows with T). Use it to fit parameters by gradient.
 
-**Failures.** If every weight is zero at step ``k`` the result has ``log_evidence =
--inf`` and ``failed_step = k``; the weights restart uniform so nothing becomes NaN.
-A NaN log-likelihood gives a NaN ``log_evidence``; with ``checked=True`` it raises an
-error naming the first step where it happened (``eqx.error_if``; costs one flag per
-step).
+**Failures and the NaN policy.** A log-likelihood of ``-inf`` is an impossible
+observation: the particle gets weight zero. If every weight is zero at step ``k`` the
+result has ``log_evidence = -inf`` and ``failed_step = k``. A NaN (or ``+inf``)
+log-likelihood is a broken model, not a weight: it makes ``log_evidence`` NaN and
+sets ``failed_step`` to the first step where it happened (one flag in the scan; the
+same policy as :func:`~pinfer.smc.tempered_smc`). Giving such a particle weight zero
+would silently change the model wherever it is broken; a NaN cannot be mistaken for
+an answer. After a failure the weights restart uniform, so the particles and the
+filtering means stay finite. With ``checked=True`` a NaN raises an error whose first
+line names the step: a ``ValueError`` when the filter runs eagerly, equinox's runtime
+error under ``eqx.filter_jit`` (under ``jax.jit`` the same message comes after JAX's
+traceback).
+
+**Summaries.** ``summary_fn(particles, log_weights)`` is evaluated on each step's
+weighted population inside the scan and stacked over time (filtering marginals of a
+discrete state, quantiles, the weight of a region...), in ``O(N)`` memory: the
+particle history is never stored.
 """
 
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from pinfer.base import check_key
 from pinfer.linalg import weighted_sum
 from pinfer.progress import progress_scan
+from pinfer.smc._checks import (
+    check_fraction_arg,
+    check_model,
+    check_observation,
+    first_observation,
+    raise_at_nan_step,
+)
 from pinfer.smc.resampling import systematic
-from pinfer.smc.ssm import implements, prepared
+from pinfer.smc.ssm import prepared
 from pinfer.smc.streaming import (
     Proposal,
     bootstrap_proposal,
-    pf_init,
-    pf_step,
+    check_proposal,
+    init_state,
     resolve_proposal,
+    step,
 )
 from pinfer.types import Array, ArrayTree, Bool, Float, Int, PRNGKey, Scalar
+from pinfer.validation import (
+    check_array,
+    check_callable,
+    check_key,
+    check_static_int,
+)
 
 __all__ = ["ParticleFilterResult", "particle_filter"]
 
@@ -79,7 +102,11 @@ class ParticleFilterResult(NamedTuple):
         particles: final particles ``[N, ...]`` (``[T, N, ...]`` with history).
         ancestors: ``[T, N]`` int32 parent indices with ``keep_history=True``, else
             ``None``.
-        failed_step: first step whose weights were all zero, or ``-1``.
+        failed_step: first step whose evidence increment was not finite (every
+            weight zero: ``-inf``; a NaN or ``+inf`` log-likelihood: NaN), or
+            ``-1``.
+        summaries: ``summary_fn``'s outputs stacked over time (leading axis ``T``),
+            or ``None`` without a ``summary_fn``.
     """
 
     log_evidence: Scalar
@@ -90,6 +117,7 @@ class ParticleFilterResult(NamedTuple):
     particles: ArrayTree
     ancestors: Int[Array, "T num_particles"] | None
     failed_step: Int[Array, ""]
+    summaries: ArrayTree = None
 
 
 class _StepOutput(NamedTuple):
@@ -99,7 +127,7 @@ class _StepOutput(NamedTuple):
     particles: ArrayTree = None
     log_weights: Array = None
     ancestors: Array = None
-    is_nan: Array = None
+    summary: ArrayTree = None
 
 
 def particle_filter(
@@ -115,16 +143,19 @@ def particle_filter(
     auxiliary: bool = False,
     score_correction: bool = False,
     keep_history: bool = False,
+    summary_fn: Callable[[ArrayTree, Array], ArrayTree] | None = None,
     checked: bool = False,
     progress: bool = False,
 ) -> ParticleFilterResult:
     """Run a particle filter over ``T`` observations (one ``lax.scan``).
 
     Jittable as a whole (mark ``num_particles``, ``resample_fn``, ``proposal``,
-    ``auxiliary``, ``score_correction``, ``keep_history``, ``checked`` and
-    ``progress`` static) and vmappable over keys, observations and model parameters
-    (the model's arrays are dynamic leaves). Memory is ``O(N + T)`` unless
-    ``keep_history=True`` (``O(N T)``).
+    ``auxiliary``, ``score_correction``, ``keep_history``, ``summary_fn``,
+    ``checked`` and ``progress`` static) and vmappable over keys, observations and
+    model parameters (the model's arrays are dynamic leaves). Memory is ``O(N + T)``
+    (plus the summaries) unless ``keep_history=True`` (``O(N T)``). With
+    ``checked=True`` wrap it in ``eqx.filter_jit``, not ``jax.jit``: equinox then
+    reports the error with its message instead of JAX's runtime traceback.
 
     Args:
         key: PRNG key (``jax.random.key``).
@@ -134,8 +165,8 @@ def particle_filter(
             transitions.
         num_particles: ``N``, a positive Python int.
         resample_fn: resampling scheme ``(key, log_weights, N) -> [N] int32``.
-        ess_threshold: resample when ``ESS / N < ess_threshold`` (``1`` always
-            resamples, ``0`` never).
+        ess_threshold: resample when ``ESS / N < ess_threshold``, a fraction in
+            ``[0, 1]`` (``0`` never resamples, ``1`` resamples at every step).
         mask: optional ``[T]`` bool, ``False`` where the observation is missing
             (its value is then ignored, NaN included).
         proposal: :data:`bootstrap_proposal` (default), :data:`guided_proposal`
@@ -145,7 +176,11 @@ def particle_filter(
         auxiliary: auxiliary particle filter with ``model.log_lookahead``.
         score_correction: unbiased-gradient variant (see the module docstring).
         keep_history: keep ``[T, N, ...]`` particles, log-weights and ancestors.
-        checked: raise an error naming the first step with a NaN log-likelihood.
+        summary_fn: optional ``(particles [N, ...], log_weights [N]) -> pytree``,
+            evaluated on every step's weighted population (normalised
+            log-weights) and stacked in ``result.summaries`` (leading axis ``T``).
+        checked: raise an error naming the first step with a NaN log-likelihood
+            (see the module docstring; ``failed_step`` records it either way).
         progress: draw a progress bar (host callback each step).
 
     Returns:
@@ -153,30 +188,50 @@ def particle_filter(
 
     Raises:
         ValueError / TypeError: before tracing, for observations whose shape
-            disagrees with the model, a bad ``num_particles``, ``mask`` or key, or
-            a proposal the model cannot provide.
+            disagrees with the model (its ``observation_shape``, the shape its
+            ``sample_observation`` draws, or a broadcast inside
+            ``log_observation``), a bad ``num_particles``, ``ess_threshold``,
+            ``mask``, ``summary_fn`` or key, or a proposal the model cannot provide.
+        ValueError: with ``checked=True``, after an eager run that met a NaN
+            log-likelihood (under ``eqx.filter_jit``: ``eqx.EquinoxRuntimeError``).
 
     Example:
-        >>> from pinfer.models.linear_gaussian import random_linear_gaussian, simulate
+        >>> from pinfer.models.linear_gaussian import random_linear_gaussian
+        >>> from pinfer.smc import simulate
         >>> model = random_linear_gaussian(jax.random.key(0), 4, 2)
         >>> _, ys = simulate(jax.random.key(1), model, 100)
         >>> result = particle_filter(jax.random.key(2), model, ys, 1000)
         >>> result.filtering_mean.shape
         (100, 4)
+        >>> spread = lambda x, log_w: jnp.exp(log_w) @ jnp.abs(x).max(axis=1)
+        >>> particle_filter(jax.random.key(2), model, ys, 1000,
+        ...                 summary_fn=spread).summaries.shape
+        (100,)
     """
-    proposal = _check_inputs(
-        key, model, observations, num_particles, mask, proposal, auxiliary
+    where = "particle_filter"
+    proposal, num_particles, ess_threshold = _check_inputs(
+        key,
+        model,
+        observations,
+        num_particles,
+        mask,
+        proposal,
+        auxiliary,
+        ess_threshold,
+        resample_fn,
+        summary_fn,
     )
     num_steps = jax.tree.leaves(observations)[0].shape[0]
     model = prepared(model)  # parameter-only work once, not at every step
     key_init, key_steps = jax.random.split(key)
-    state = pf_init(key_init, model, num_particles)
+    state = init_state(key_init, model, num_particles)
     xs = (jax.random.split(key_steps, num_steps), observations, mask)
+    minus_one = jnp.array(-1, jnp.int32)
 
     def body(carry, x):
-        state, failed_step = carry
+        state, failed_step, nan_step = carry
         step_key, y, observed = x
-        new_state, info = pf_step(
+        new_state, info = step(
             step_key,
             state,
             model,
@@ -190,8 +245,10 @@ def particle_filter(
         )
         log_z = info.log_evidence_increment
         failed_step = jnp.where(
-            (failed_step < 0) & (log_z == -jnp.inf), state.t, failed_step
+            (failed_step < 0) & ~jnp.isfinite(log_z), state.t, failed_step
         )
+        if checked:
+            nan_step = jnp.where((nan_step < 0) & jnp.isnan(log_z), state.t, nan_step)
         weights = jnp.exp(new_state.log_weights)
         out = _StepOutput(
             jax.tree.map(lambda p: weighted_sum(weights, p), new_state.particles),
@@ -204,27 +261,19 @@ def particle_filter(
                 log_weights=new_state.log_weights,
                 ancestors=info.ancestors,
             )
-        if checked:
-            out = out._replace(is_nan=jnp.isnan(log_z))
-        return (new_state, failed_step), out
+        if summary_fn is not None:
+            out = out._replace(
+                summary=summary_fn(new_state.particles, new_state.log_weights)
+            )
+        return (new_state, failed_step, nan_step), out
 
-    init = (state, jnp.array(-1, jnp.int32))
-    (state, failed_step), out = progress_scan(
+    init = (state, minus_one, minus_one)
+    (state, failed_step, nan_step), out = progress_scan(
         body, init, xs, length=num_steps, progress=progress, desc="particle filter"
     )
     log_evidence = state.log_evidence
-    if checked and num_steps > 0:
-        log_evidence = eqx.branched_error_if(
-            log_evidence,
-            jnp.any(out.is_nan),
-            jnp.argmax(out.is_nan),
-            [
-                f"particle_filter: NaN log-likelihood (incremental log-weight) at step "
-                f"{t} (observations[{t}]). Check the model's log_observation / "
-                "proposal for that observation and the current parameters."
-                for t in range(num_steps)
-            ],
-        )
+    if checked:
+        log_evidence = raise_at_nan_step(log_evidence, nan_step, where)
     if keep_history:
         particles, log_weights, ancestors = (
             out.particles,
@@ -243,72 +292,49 @@ def particle_filter(
         particles,
         ancestors,
         failed_step,
+        out.summary,
     )
 
 
-def _check_inputs(key, model, observations, num_particles, mask, proposal, auxiliary):
-    check_key(key)
-    if isinstance(num_particles, bool) or not isinstance(
-        num_particles, (int, np.integer)
-    ):
-        raise TypeError(
-            f"num_particles must be a positive Python int, got {num_particles!r} "
-            f"({type(num_particles).__name__}). Under jax.jit, mark it static: "
-            'jax.jit(particle_filter, static_argnames=("num_particles", ...)).'
+def _check_inputs(
+    key,
+    model,
+    observations,
+    num_particles,
+    mask,
+    proposal,
+    auxiliary,
+    ess_threshold,
+    resample_fn,
+    summary_fn,
+):
+    where = "particle_filter"
+    check_key(key, where=where)
+    num_particles = check_static_int(num_particles, "num_particles", 1, where=where)
+    check_model(
+        model, where, ("sample_initial", "sample_transition", "log_observation")
+    )
+    one, num_steps = first_observation(observations, where)
+    if mask is not None:
+        check_array(
+            mask,
+            "mask",
+            where=where,
+            shape=(num_steps,),
+            dtype="bool",
+            hint="One flag per observation, False where it is missing.",
         )
-    if num_particles <= 0:
-        raise ValueError(
-            f"num_particles must be positive, got {num_particles}; use e.g. 1000."
+    proposal = resolve_proposal(proposal, where)
+    check_proposal(model, proposal, auxiliary, where)
+    ess_threshold = check_fraction_arg(ess_threshold, "ess_threshold", where)
+    check_callable(resample_fn, "resample_fn", where=where)
+    if summary_fn is not None:
+        check_callable(
+            summary_fn,
+            "summary_fn",
+            where=where,
+            hint="Pass (particles, log_weights) -> pytree of arrays, or None.",
         )
-    for name in ("sample_initial", "sample_transition", "log_observation"):
-        if not callable(getattr(model, name, None)):
-            raise TypeError(
-                f"model of type {type(model).__name__} has no `{name}` method; a "
-                "model must implement pinfer.smc.AbstractStateSpaceModel."
-            )
-    leaves = jax.tree.leaves(observations)
-    if not leaves or any(jnp.ndim(leaf) == 0 for leaf in leaves):
-        raise ValueError(
-            "observations must be an array (or pytree of arrays) with a leading time "
-            f"axis T, got {observations!r}."
-        )
-    num_steps = leaves[0].shape[0]
-    if any(leaf.shape[0] != num_steps for leaf in leaves):
-        raise ValueError(
-            "every leaf of observations needs the same leading time axis, got shapes "
-            f"{[leaf.shape for leaf in leaves]}."
-        )
-    expected = getattr(model, "observation_shape", None)
-    if expected is not None and len(leaves) == 1:
-        seen = tuple(leaves[0].shape[1:])
-        if seen != tuple(expected):
-            raise ValueError(
-                f"observations have shape {tuple(leaves[0].shape)}, i.e. one "
-                f"observation of shape {seen}, but {type(model).__name__} expects one "
-                f"observation of shape {tuple(expected)} (model.observation_shape). "
-                f"Pass observations of shape ({num_steps}, "
-                f"{', '.join(map(str, expected))}) with time on the first axis"
-                + (
-                    "; for scalar observations add a trailing axis: y[:, None]."
-                    if seen == () and tuple(expected) == (1,)
-                    else "."
-                )
-            )
-    if mask is not None and (
-        jnp.shape(mask) != (num_steps,) or jnp.result_type(mask) != jnp.bool_
-    ):
-        raise ValueError(
-            f"mask must be a bool array of shape ({num_steps},) (one flag per "
-            f"observation, False = missing), got shape {jnp.shape(mask)} and dtype "
-            f"{jnp.result_type(mask)}."
-        )
-    proposal = resolve_proposal(proposal)
-    needed = proposal.required + (("log_lookahead",) if auxiliary else ())
-    missing = [name for name in needed if not implements(model, name)]
-    if missing:
-        raise ValueError(
-            f"{type(model).__name__} does not implement {missing}, needed by the "
-            "chosen proposal / auxiliary=True. Implement them or use the bootstrap "
-            "proposal with auxiliary=False."
-        )
-    return proposal
+    particle = jax.eval_shape(lambda: model.sample_initial(key))
+    check_observation(model, one, particle, where, stacked=num_steps)
+    return proposal, num_particles, ess_threshold

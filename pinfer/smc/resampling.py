@@ -22,7 +22,9 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
+from pinfer.smc._checks import check_log_weights
 from pinfer.types import Array, Float, Int, PRNGKey
+from pinfer.validation import check_key, check_static_int, concrete
 
 __all__ = ["multinomial", "stratified", "systematic", "residual", "normalize"]
 
@@ -69,6 +71,20 @@ def _cdf(log_weights: Array) -> Array:
     return jnp.where(position >= last, jnp.inf, cdf)
 
 
+def _check(where: str, key, log_weights, num_samples) -> tuple[Array, int]:
+    """The schemes' boundary checks (trace-time only when the weights are traced)."""
+    check_key(key, where=where)
+    log_weights = check_log_weights(log_weights, "log_weights", where)
+    num_samples = check_static_int(num_samples, "num_samples", 1, where=where)
+    values = concrete(log_weights)
+    if values is not None and not (values > -jnp.inf).any():
+        raise ValueError(
+            f"{where}: `log_weights` are all -inf (every weight zero), got "
+            f"{values.size} of them; there is nothing to resample from."
+        )
+    return log_weights, num_samples
+
+
 def _invert(cdf: Array, u: Array) -> Int[Array, "num_samples"]:
     idx = jnp.searchsorted(cdf, u, side="right")
     return jnp.clip(idx, 0, cdf.shape[0] - 1).astype(jnp.int32)
@@ -91,6 +107,11 @@ def multinomial(
         >>> multinomial(jax.random.key(0), jnp.zeros(5), 5).shape
         (5,)
     """
+    log_weights, num_samples = _check("multinomial", key, log_weights, num_samples)
+    return _multinomial(key, log_weights, num_samples)
+
+
+def _multinomial(key: PRNGKey, log_weights: Array, num_samples: int) -> Array:
     u = jax.random.uniform(key, (num_samples,), dtype=log_weights.dtype)
     return _invert(_cdf(log_weights), u)
 
@@ -106,6 +127,7 @@ def stratified(
         >>> stratified(jax.random.key(0), jnp.zeros(5), 5).shape
         (5,)
     """
+    log_weights, num_samples = _check("stratified", key, log_weights, num_samples)
     u = jax.random.uniform(key, (num_samples,), dtype=log_weights.dtype)
     grid = (jnp.arange(num_samples, dtype=log_weights.dtype) + u) / num_samples
     return _invert(_cdf(log_weights), grid)
@@ -122,6 +144,7 @@ def systematic(
         >>> systematic(jax.random.key(0), jnp.zeros(5), 5)
         Array([0, 1, 2, 3, 4], dtype=int32)
     """
+    log_weights, num_samples = _check("systematic", key, log_weights, num_samples)
     u = jax.random.uniform(key, (), dtype=log_weights.dtype)
     weights = _shifted_weights(log_weights)
     cdf = jnp.cumsum(weights)
@@ -152,6 +175,7 @@ def residual(
         >>> residual(jax.random.key(0), jnp.log(jnp.array([0.5, 0.5])), 2)
         Array([0, 1], dtype=int32)
     """
+    log_weights, num_samples = _check("residual", key, log_weights, num_samples)
     num_particles = log_weights.shape[0]
     scaled = num_samples * _probabilities(log_weights)
     counts = jnp.floor(scaled).astype(jnp.int32)
@@ -163,5 +187,5 @@ def residual(
     )
     residual_w = jnp.clip(scaled - counts, 0.0, None)
     log_residual = jnp.where(residual_w > 0, jnp.log(residual_w), -jnp.inf)
-    random_part = multinomial(key, log_residual, num_samples)
+    random_part = _multinomial(key, log_residual, num_samples)
     return jnp.where(jnp.arange(num_samples) < num_det, deterministic, random_part)

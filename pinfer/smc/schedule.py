@@ -11,24 +11,34 @@ import jax
 import jax.numpy as jnp
 
 from pinfer.diagnostics.ess import log_ess
+from pinfer.smc._checks import check_fraction_arg, check_log_weights
 from pinfer.types import Array, Float, Scalar
+from pinfer.validation import check_array, check_range, check_static_int
 
-__all__ = ["next_temperature", "clean_log_likelihood", "weight_increment"]
+__all__ = [
+    "next_temperature",
+    "invalid_as_nan",
+    "temperature_step",
+    "weight_increment",
+]
 
 _LOG_DELTA_RANGE = 40.0
 
 
-def clean_log_likelihood(log_likelihood: Array) -> Array:
-    """NaN and ``+inf`` log-likelihoods become ``-inf`` (weight zero, never NaN).
+def invalid_as_nan(log_likelihood: Array) -> Array:
+    """``+inf`` log-likelihoods become NaN: both are invalid (the NaN policy).
+
+    ``-inf`` (an impossible observation, weight zero) and finite values pass
+    unchanged. An invalid value is a broken model, never a weight: it makes the
+    tempered log-evidence NaN.
 
     Args / Returns: ``[N]`` log-likelihoods in, ``[N]`` out.
 
     Example:
-        >>> clean_log_likelihood(jnp.array([0.0, jnp.nan, jnp.inf]))
-        Array([  0., -inf, -inf], dtype=float32)
+        >>> invalid_as_nan(jnp.array([0.0, -jnp.inf, jnp.nan, jnp.inf]))
+        Array([  0., -inf,  nan,  nan], dtype=float32)
     """
-    invalid = jnp.isnan(log_likelihood) | (log_likelihood == jnp.inf)
-    return jnp.where(invalid, -jnp.inf, log_likelihood)
+    return jnp.where(log_likelihood == jnp.inf, jnp.nan, log_likelihood)
 
 
 def weight_increment(delta: Array, log_likelihood: Array) -> Array:
@@ -56,11 +66,12 @@ def next_temperature(
     Bisection on ``log(lam' - lam)`` with a fixed number of steps (jittable). If no
     step keeps the ESS above ``target_ess * N`` (too few particles with finite
     likelihood), the smallest step of the search is taken; the result is always
-    strictly above ``temperature`` unless that is already 1.
+    strictly above ``temperature`` unless that is already 1. A NaN log-likelihood
+    (traced) makes every ESS NaN, and the smallest step is taken.
 
     Args:
         log_weights: ``[N]`` current log-weights.
-        log_likelihood: ``[N]`` log-likelihoods (``-inf`` allowed).
+        log_likelihood: ``[N]`` log-likelihoods (finite or ``-inf``).
         temperature: current ``lam``.
         target_ess: fraction of ``N`` in ``(0, 1)``.
         num_bisection_steps: bisection steps (static); the relative precision of the
@@ -69,11 +80,45 @@ def next_temperature(
     Returns:
         The next temperature ``lam'`` (scalar).
 
+    Raises:
+        TypeError / ValueError: for arrays of the wrong rank, shape or dtype, and
+            (when concrete) NaN or ``+inf`` values, a temperature outside
+            ``[0, 1]`` or a ``target_ess`` outside ``(0, 1)``.
+
     Example:
         >>> float(next_temperature(jnp.zeros(4), jnp.zeros(4), 0.0, 0.5))
         1.0
     """
-    log_likelihood = clean_log_likelihood(log_likelihood)
+    where = "next_temperature"
+    log_weights = check_log_weights(log_weights, "log_weights", where)
+    log_likelihood = check_log_weights(log_likelihood, "log_likelihood", where)
+    if log_likelihood.shape != log_weights.shape:
+        raise ValueError(
+            f"{where}: `log_likelihood` must have the shape of `log_weights` "
+            f"{list(log_weights.shape)} (one value per particle), got "
+            f"{list(log_likelihood.shape)}."
+        )
+    check_array(temperature, "temperature", where=where, ndim=0, dtype="number")
+    check_range(temperature, "temperature", where=where, low=0.0, high=1.0)
+    target_ess = check_fraction_arg(
+        target_ess, "target_ess", where, low_open=True, high_open=True
+    )
+    num_bisection_steps = check_static_int(
+        num_bisection_steps, "num_bisection_steps", 1, where=where
+    )
+    return temperature_step(
+        log_weights, log_likelihood, temperature, target_ess, num_bisection_steps
+    )
+
+
+def temperature_step(
+    log_weights: Array,
+    log_likelihood: Array,
+    temperature: Scalar,
+    target_ess: float | Scalar,
+    num_bisection_steps: int,
+) -> Scalar:
+    """:func:`next_temperature` without its checks (called at every step)."""
     dtype = log_likelihood.dtype
     temperature = jnp.asarray(temperature, dtype)
     log_target = jnp.log(jnp.asarray(target_ess, dtype) * log_weights.shape[0])

@@ -34,10 +34,16 @@ work done; drivers call it once before their loop (:func:`prepared`). XLA does n
 move linear-algebra library calls such as a Cholesky factorisation out of a
 ``lax.scan``, and on a GPU each one is a few kernel launches at every step.
 
-Optional methods enable better filters:
+Optional methods enable better filters, simulation and stricter checks:
 
     sample_proposal, log_proposal, log_transition   guided q_t(x_t | x_{t-1}, y_t)
     log_lookahead                                   eta_t(x_{t-1}) ~ p(y_t | x_{t-1})
+    sample_observation                              y_t ~ g_t(. | x_t): simulate()
+    observation_shape                               the shape of one y_t
+
+Before a filter runs, the observations are checked against ``observation_shape``
+or, when the model declares none, against the shape ``sample_observation`` draws;
+``log_observation`` must give one scalar per particle and observation.
 
 (Pitt and Shephard, 1999, for the auxiliary particle filter; Doucet, Godsill and
 Andrieu, 2000, for the locally optimal proposal.)
@@ -60,8 +66,9 @@ class AbstractStateSpaceModel(eqx.Module):
     Subclasses implement :meth:`sample_initial`, :meth:`sample_transition` and
     :meth:`log_observation`; the guided-proposal and look-ahead methods are optional
     (the default raises ``NotImplementedError``, and drivers check
-    :func:`implements` before tracing). Override :attr:`observation_shape` so that
-    drivers can validate observations before anything runs.
+    :func:`implements` before tracing). Override :attr:`observation_shape` (or
+    implement :meth:`sample_observation`) so that drivers can validate observations
+    exactly before anything runs.
 
     ``t`` is the int32 index of the observation being processed (``0..T-1``), so
     time-inhomogeneous models can index their parameters with it.
@@ -152,6 +159,12 @@ class AbstractStateSpaceModel(eqx.Module):
     ) -> Scalar:
         """``log q_t(x | x_prev, y_t)`` of the guided proposal."""
         raise NotImplementedError(_missing(self, "log_proposal"))
+
+    def sample_observation(
+        self, key: PRNGKey, x: ArrayTree, t: Int[Array, ""]
+    ) -> ArrayTree:
+        """Draw ``y_t ~ g_t(. | x)``; needed by :func:`~pinfer.smc.simulate`."""
+        raise NotImplementedError(_missing(self, "sample_observation"))
 
     def log_lookahead(
         self, x_prev: ArrayTree, y_next: ArrayTree, t: Int[Array, ""]

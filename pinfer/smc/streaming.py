@@ -26,9 +26,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from pinfer.smc.base import SMCInfo, SMCState, smc_step
+from pinfer.smc._checks import (
+    check_fraction_arg,
+    check_model,
+    check_observation,
+    implements_or_has,
+)
+from pinfer.smc.base import SMCInfo, SMCState, smc_kernel
 from pinfer.smc.resampling import systematic
 from pinfer.types import Array, ArrayTree, Bool, Float, Int, PRNGKey, Scalar
+from pinfer.validation import (
+    check_array,
+    check_callable,
+    check_key,
+    check_static_int,
+    check_type,
+)
 
 __all__ = [
     "Proposal",
@@ -38,6 +51,9 @@ __all__ = [
     "pf_init",
     "pf_step",
     "resolve_proposal",
+    "check_proposal",
+    "init_state",
+    "step",
 ]
 
 
@@ -88,7 +104,7 @@ guided_proposal = Proposal(
 _PROPOSALS = {"bootstrap": bootstrap_proposal, "guided": guided_proposal}
 
 
-def resolve_proposal(proposal: Proposal | str) -> Proposal:
+def resolve_proposal(proposal: Proposal | str, where: str = "pf_step") -> Proposal:
     """Map a proposal name to its :class:`Proposal` (once, before tracing).
 
     Example:
@@ -98,15 +114,32 @@ def resolve_proposal(proposal: Proposal | str) -> Proposal:
     if isinstance(proposal, str):
         if proposal not in _PROPOSALS:
             raise ValueError(
-                f"unknown proposal {proposal!r}; choose one of {sorted(_PROPOSALS)} "
-                "or pass a pinfer.smc.Proposal."
+                f"{where}: `proposal` must be one of {sorted(_PROPOSALS)} or a "
+                f"pinfer.smc.Proposal, got {proposal!r}."
             )
         return _PROPOSALS[proposal]
     if not isinstance(proposal, Proposal):
         raise TypeError(
-            f"proposal must be a pinfer.smc.Proposal or a name, got {proposal!r}."
+            f"{where}: `proposal` must be a pinfer.smc.Proposal or one of "
+            f"{sorted(_PROPOSALS)}, got {proposal!r}."
         )
     return proposal
+
+
+_REQUIRED = ("sample_initial", "sample_transition", "log_observation")
+_STATE_HINT = "Start from pf_init(key, model, num_particles)."
+
+
+def check_proposal(model: Any, proposal: Proposal, auxiliary: bool, where: str):
+    """Raise when the model lacks a method the proposal or ``auxiliary`` needs."""
+    needed = proposal.required + (("log_lookahead",) if auxiliary else ())
+    missing = [name for name in needed if not implements_or_has(model, name)]
+    if missing:
+        raise ValueError(
+            f"{where}: {type(model).__name__} does not implement {missing}, needed by "
+            "the chosen `proposal` / `auxiliary=True`. Implement them or use the "
+            "bootstrap proposal with auxiliary=False."
+        )
 
 
 class ParticleFilterState(NamedTuple):
@@ -136,9 +169,22 @@ def pf_init(key: PRNGKey, model: Any, num_particles: int) -> ParticleFilterState
     Returns:
         A :class:`ParticleFilterState` at ``t = 0`` with ``log_evidence = 0``.
 
+    Raises:
+        TypeError / ValueError: for a key that is not a PRNG key, a
+            ``num_particles`` that is not a positive int, or a model without the
+            methods of :class:`~pinfer.smc.ssm.AbstractStateSpaceModel`.
+
     Example:
         >>> state = pf_init(jax.random.key(0), model, 1000)  # doctest: +SKIP
     """
+    check_key(key, where="pf_init")
+    num_particles = check_static_int(num_particles, "num_particles", 1, where="pf_init")
+    check_model(model, "pf_init", _REQUIRED)
+    return init_state(key, model, num_particles)
+
+
+def init_state(key: PRNGKey, model: Any, num_particles: int) -> ParticleFilterState:
+    """:func:`pf_init` without its checks (the drivers check once)."""
     particles = _sample_initial_batch(model, key, num_particles)
     dtype = jnp.result_type(float)
     log_weights = jnp.full((num_particles,), -np.log(num_particles), dtype)
@@ -174,12 +220,22 @@ def pf_step(
         proposal: a :class:`Proposal` (``bootstrap_proposal``, ``guided_proposal``)
             or its name ``"bootstrap"`` / ``"guided"``.
         resample_fn: resampling scheme, e.g. :func:`pinfer.smc.systematic`.
-        ess_threshold: resample when ``ESS / N`` falls below it.
+        ess_threshold: resample when ``ESS / N < ess_threshold``, a fraction in
+            ``[0, 1]`` (``0`` never resamples, ``1`` at every step).
         auxiliary: choose ancestors with ``model.log_lookahead`` (auxiliary filter).
         score_correction: see the module docstring (gradients only).
 
     Returns:
-        ``(new_state, info)`` with ``info`` an :class:`~pinfer.smc.base.SMCInfo`.
+        ``(new_state, info)`` with ``info`` an :class:`~pinfer.smc.base.SMCInfo`;
+        ``info.log_evidence_increment`` is NaN after a NaN (or ``+inf``)
+        log-likelihood and ``-inf`` when every weight is zero (see
+        :func:`~pinfer.smc.particle_filter`).
+
+    Raises:
+        TypeError / ValueError: before tracing, for a bad key, a state that is not
+            a :class:`ParticleFilterState`, an observation that does not fit the
+            model, an ``ess_threshold`` outside ``[0, 1]``, an ``observed`` that is
+            not a bool scalar, or a proposal the model cannot provide.
 
     Example:
         >>> model = model.prepare()  # doctest: +SKIP
@@ -187,7 +243,53 @@ def pf_step(
         >>> for y, k in zip(observations, jax.random.split(key_steps, T)):
         ...     state, info = jax.jit(pf_step)(k, state, model, y)  # doctest: +SKIP
     """
-    proposal = resolve_proposal(proposal)
+    where = "pf_step"
+    check_key(key, where=where)
+    check_type(state, "state", ParticleFilterState, where=where, hint=_STATE_HINT)
+    check_model(model, where, _REQUIRED)
+    proposal = resolve_proposal(proposal, where)
+    check_proposal(model, proposal, auxiliary, where)
+    if not isinstance(observed, bool):
+        check_array(observed, "observed", where=where, ndim=0, dtype="bool")
+    ess_threshold = check_fraction_arg(ess_threshold, "ess_threshold", where)
+    check_callable(resample_fn, "resample_fn", where=where)
+    particle = jax.tree.map(
+        lambda leaf: jax.ShapeDtypeStruct(jnp.shape(leaf)[1:], jnp.result_type(leaf)),
+        state.particles,
+    )
+    one = jax.tree.map(
+        lambda leaf: jax.ShapeDtypeStruct(jnp.shape(leaf), jnp.result_type(leaf)),
+        observation,
+    )
+    check_observation(model, one, particle, where)
+    return step(
+        key,
+        state,
+        model,
+        observation,
+        observed=observed,
+        proposal=proposal,
+        resample_fn=resample_fn,
+        ess_threshold=ess_threshold,
+        auxiliary=auxiliary,
+        score_correction=score_correction,
+    )
+
+
+def step(
+    key: PRNGKey,
+    state: ParticleFilterState,
+    model: Any,
+    observation: ArrayTree,
+    *,
+    observed: bool | Bool[Array, ""],
+    proposal: Proposal,
+    resample_fn: Callable,
+    ess_threshold: float | Scalar,
+    auxiliary: bool,
+    score_correction: bool,
+) -> tuple[ParticleFilterState, SMCInfo]:
+    """:func:`pf_step` without its checks (the filter's scan calls it per step)."""
     t = state.t
     static_observed = isinstance(observed, bool)
     if static_observed and not observed:
@@ -236,7 +338,7 @@ def pf_step(
             eta = jax.vmap(lambda x: model.log_lookahead(x, observation, t))(particles)
             return eta if static_observed else jnp.where(observed, eta, 0.0)
 
-    smc_state, info = smc_step(
+    smc_state, info = smc_kernel(
         key,
         SMCState(state.particles, state.log_weights),
         propose_fn,

@@ -27,10 +27,19 @@ a few times ``d`` random-walk moves per temperature, or HMC with a trajectory ne
 quarter period (the default). :func:`~pinfer.smc.numpyro_bridge.tempered_smc_numpyro`
 runs the same sampler on a numpyro model.
 
-Invalid log-likelihoods (NaN or ``+inf``) are treated as ``-inf``: the particle gets
-weight zero and MCMC rejects proposals there, so the log-evidence never turns NaN.
-If every particle has weight zero the log-evidence is ``-inf`` and the adaptive
-driver stops with a final temperature below 1.
+**Failures and the NaN policy** (the same as the particle filter's). A
+log-likelihood of ``-inf`` is an impossible observation: the particle gets weight
+zero. If every particle has weight zero the log-evidence is ``-inf``. A NaN (or
+``+inf``) log-likelihood is a broken model, not a weight: a reweighting that meets one
+makes the log-evidence NaN. Giving such a particle weight zero (what this sampler
+did before) would silently truncate the model wherever it is broken; a NaN cannot be
+mistaken for an answer. Either way ``failed_step`` names the first failed step and
+the adaptive driver stops there, with a final temperature below 1. Inside the MCMC
+moves a proposal whose density is NaN is rejected (the Metropolis rule keeps the
+chain where it is); a model that means "impossible" there should return ``-inf``.
+A degenerate initial population (every particle equal) cannot spread and would give
+the likelihood at that point as the evidence: concrete, it raises; traced, the
+log-evidence is NaN and ``failed_step = 0``.
 """
 
 from collections.abc import Callable
@@ -41,18 +50,20 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 from jax.scipy.special import logsumexp
 
-from pinfer.base import Algorithm, check_key
+from pinfer.base import Algorithm
 from pinfer.diagnostics.ess import log_ess
 from pinfer.progress import new_bar_id, report_fraction
 from pinfer.smc._tempered_checks import (
     check_options,
     check_particles,
     check_scalar_fn,
+    is_degenerate,
 )
 from pinfer.smc.mcmc import MCMCKernel, build_rwm
 from pinfer.smc.resampling import systematic
-from pinfer.smc.schedule import clean_log_likelihood, next_temperature, weight_increment
+from pinfer.smc.schedule import invalid_as_nan, temperature_step, weight_increment
 from pinfer.types import Array, ArrayTree, Float, Int, PRNGKey, Scalar
+from pinfer.validation import check_callable, check_key, is_traced
 
 __all__ = [
     "TemperedSMCInfo",
@@ -103,7 +114,9 @@ class TemperedSMCResult(NamedTuple):
     Per-step arrays have length ``max_steps`` (adaptive) or ``K`` (fixed schedule);
     entries past ``num_steps`` are padding: ``temperatures`` repeats the final
     temperature (so ``temperatures[-1]`` is always the last one reached), ``ess`` and
-    ``acceptance_rate`` are NaN.
+    ``acceptance_rate`` are NaN. ``failed_step`` is the first step whose evidence
+    increment was not finite (every weight zero: ``-inf``; a NaN or ``+inf``
+    log-likelihood: NaN), ``0`` for a degenerate traced population, or ``-1``.
     """
 
     particles: ArrayTree
@@ -113,6 +126,7 @@ class TemperedSMCResult(NamedTuple):
     num_steps: Int[Array, ""]
     ess: Float[Array, "num_steps"]
     acceptance_rate: Float[Array, "num_steps"]
+    failed_step: Int[Array, ""] = None
 
 
 def _flatten(particles: ArrayTree) -> tuple[Array, Callable[[Array], ArrayTree]]:
@@ -154,6 +168,11 @@ def build_tempered_smc(
     Returns:
         :class:`~pinfer.base.Algorithm` ``(init, step)``.
 
+    Raises:
+        TypeError / ValueError: for functions that are not callable, a kernel that
+            is not an :class:`~pinfer.smc.mcmc.MCMCKernel`, counts that are not
+            positive ints, or a ``target_ess`` outside ``(0, 1)``.
+
     Example:
         >>> alg = build_tempered_smc(lambda x: -0.5 * x @ x, lambda x: -x @ x)
         >>> key, key_init = jax.random.split(jax.random.key(0))
@@ -162,11 +181,44 @@ def build_tempered_smc(
         ...     key, key_step = jax.random.split(key)
         ...     state, info = alg.step(key_step, state)
     """
+    where = "build_tempered_smc"
+    check_callable(log_prior_fn, "log_prior_fn", where=where)
+    check_callable(log_likelihood_fn, "log_likelihood_fn", where=where)
+    target_ess, _ = check_options(
+        target_ess,
+        None,
+        1,
+        where=where,
+        mcmc_kernel=mcmc_kernel,
+        num_mcmc_steps=num_mcmc_steps,
+        resample_fn=resample_fn,
+        num_bisection_steps=num_bisection_steps,
+    )
+    return _build(
+        log_prior_fn,
+        log_likelihood_fn,
+        mcmc_kernel,
+        num_mcmc_steps,
+        resample_fn,
+        target_ess,
+        num_bisection_steps,
+    )
+
+
+def _build(
+    log_prior_fn,
+    log_likelihood_fn,
+    mcmc_kernel,
+    num_mcmc_steps,
+    resample_fn,
+    target_ess,
+    num_bisection_steps,
+) -> Algorithm:
     kernel = build_rwm() if mcmc_kernel is None else mcmc_kernel
 
     def split_density(unravel, x):
         particle = unravel(x)
-        return log_prior_fn(particle), clean_log_likelihood(log_likelihood_fn(particle))
+        return log_prior_fn(particle), invalid_as_nan(log_likelihood_fn(particle))
 
     def init(particles: ArrayTree) -> TemperedSMCState:
         flat, unravel = _flatten(particles)
@@ -204,7 +256,7 @@ def build_tempered_smc(
         flat, unravel = _flatten(state.particles)
         num = flat.shape[0]
         if temperature is None:
-            temperature = next_temperature(
+            temperature = temperature_step(
                 state.log_weights,
                 state.log_likelihood,
                 state.temperature,
@@ -265,22 +317,25 @@ def tempered_smc(
 
     With ``temperatures=None`` the schedule is adaptive (each step keeps
     ``target_ess * N`` effective particles) and runs in a ``lax.while_loop`` until
-    the temperature reaches 1, the log-evidence is ``-inf`` (every weight zero), or
-    ``max_steps`` steps; check ``result.temperatures[-1] == 1``. A fixed schedule
-    runs one step per temperature in a ``lax.scan``. Wrap the call in ``jax.jit``
-    (with the functions closed over) and ``jax.vmap`` over keys for replicates.
+    the temperature reaches 1, the log-evidence stops being finite (every weight
+    zero, or a NaN log-likelihood), or ``max_steps`` steps; check
+    ``result.temperatures[-1] == 1`` and ``result.failed_step == -1``. A fixed
+    schedule runs one step per temperature in a ``lax.scan``. Wrap the call in
+    ``eqx.filter_jit`` (it reports a traced ``target_ess`` outside ``(0, 1)`` with
+    its message; ``jax.jit`` works too) and ``jax.vmap`` over keys for replicates.
 
     Args:
         key: PRNG key.
         log_prior_fn: one particle (pytree without the ``N`` axis) ``-> log p(x)``;
             ``initial_particles`` should be draws from this prior.
-        log_likelihood_fn: one particle ``-> log L(x)``; NaN and ``+inf`` are
-            treated as ``-inf`` (weight zero).
+        log_likelihood_fn: one particle ``-> log L(x)``; ``-inf`` gives weight
+            zero, NaN and ``+inf`` make the log-evidence NaN (the module's NaN
+            policy).
         initial_particles: ``[N, d]`` array, or a pytree whose leaves share the
-            leading axis ``N``, drawn from the prior.
+            leading axis ``N``, independent draws from the prior (not all equal).
         mcmc_kernel: rejuvenation kernel; default random-walk Metropolis
             (:func:`~pinfer.smc.mcmc.build_rwm`), or :func:`~pinfer.smc.mcmc.build_hmc`.
-        num_mcmc_steps: MCMC moves per temperature (static).
+        num_mcmc_steps: MCMC moves per temperature (static, positive).
         target_ess: ESS fraction for the adaptive schedule, in ``(0, 1)``.
         temperatures: a fixed schedule ``[K]`` increasing strictly to 1, or ``None``.
         resample_fn: ``(key, log_weights, num_samples) -> indices``.
@@ -293,31 +348,43 @@ def tempered_smc(
         the prior and likelihood are normalised) and equally weighted particles.
 
     Raises:
-        ValueError: for particles without a common leading axis (or a bare array
-            that is not ``[N, d]``), ``target_ess`` outside ``(0, 1)``, or a schedule
-            that is not strictly increasing to 1.
+        ValueError / TypeError: before tracing, for a bad key, particles without a
+            common leading axis (or a bare array that is not ``[N, d]``), non-float,
+            non-finite or all-equal particles, functions that do not map one
+            particle to a scalar, ``target_ess`` outside ``(0, 1)``, counts that are
+            not positive ints, or a schedule that is not strictly increasing to 1.
 
     Example:
         >>> x0 = jax.random.normal(jax.random.key(0), (500, 2))
-        >>> result = jax.jit(lambda k, x: tempered_smc(
+        >>> result = eqx.filter_jit(lambda k, x: tempered_smc(
         ...     k, lambda x: -0.5 * x @ x - jnp.log(2 * jnp.pi),
         ...     lambda x: -0.5 * jnp.sum((x - 1.0) ** 2), x))(jax.random.key(1), x0)
-        >>> result.temperatures[-1]
-        Array(1., dtype=float32)
+        >>> result.temperatures[-1], result.failed_step
+        (Array(1., dtype=float32), Array(-1, dtype=int32))
     """
-    check_key(key)
-    check_particles(initial_particles)
-    check_scalar_fn(log_prior_fn, "log_prior_fn", initial_particles)
-    check_scalar_fn(log_likelihood_fn, "log_likelihood_fn", initial_particles)
-    check_options(target_ess, temperatures, max_steps)
-    algorithm = build_tempered_smc(
-        log_prior_fn,
-        log_likelihood_fn,
+    where = "tempered_smc"
+    check_key(key, where=where)
+    check_particles(initial_particles, where)
+    check_scalar_fn(log_prior_fn, "log_prior_fn", initial_particles, where)
+    check_scalar_fn(log_likelihood_fn, "log_likelihood_fn", initial_particles, where)
+    target_ess, max_steps = check_options(
+        target_ess,
+        temperatures,
+        max_steps,
+        where=where,
         mcmc_kernel=mcmc_kernel,
         num_mcmc_steps=num_mcmc_steps,
         resample_fn=resample_fn,
-        target_ess=target_ess,
         num_bisection_steps=num_bisection_steps,
+    )
+    algorithm = _build(
+        log_prior_fn,
+        log_likelihood_fn,
+        mcmc_kernel,
+        num_mcmc_steps,
+        resample_fn,
+        target_ess,
+        num_bisection_steps,
     )
     state = algorithm.init(initial_particles)
     bar_id = new_bar_id() if progress else 0
@@ -332,18 +399,37 @@ def tempered_smc(
             return state, info
 
         keys = jax.random.split(key, schedule.shape[0])
-        state, info = jax.lax.scan(scan_step, state, (keys, schedule))
+        state, trace = jax.lax.scan(scan_step, state, (keys, schedule))
         num_steps = jnp.asarray(schedule.shape[0], jnp.int32)
-        return TemperedSMCResult(
-            state.particles,
-            state.log_weights,
-            state.log_evidence,
-            info.temperature,
-            num_steps,
-            info.ess,
-            info.acceptance_rate,
+        temperatures_reached = trace.temperature
+    else:
+        state, num_steps, trace = _adaptive(
+            algorithm, key, state, max_steps, bar_id, progress
         )
+        temperatures_reached = _pad(trace.temperature, num_steps, state.temperature)
+    done = jnp.arange(trace.log_evidence_increment.shape[0]) < num_steps
+    failed = done & ~jnp.isfinite(trace.log_evidence_increment)
+    failed_step = jnp.where(jnp.any(failed), jnp.argmax(failed), -1).astype(jnp.int32)
+    log_evidence = state.log_evidence
+    if is_traced(initial_particles):
+        # All-equal particles cannot be checked before tracing: flag the result.
+        degenerate = is_degenerate(initial_particles)
+        log_evidence = jnp.where(degenerate, jnp.nan, log_evidence)
+        failed_step = jnp.where(degenerate, 0, failed_step).astype(jnp.int32)
+    return TemperedSMCResult(
+        state.particles,
+        state.log_weights,
+        log_evidence,
+        temperatures_reached,
+        num_steps,
+        trace.ess,
+        trace.acceptance_rate,
+        failed_step,
+    )
 
+
+def _adaptive(algorithm, key, state, max_steps, bar_id, progress):
+    """The adaptive schedule: steps until lam = 1, a failure, or ``max_steps``."""
     nan = jnp.full((max_steps,), jnp.nan, state.temperature.dtype)
 
     def cond(carry):
@@ -364,12 +450,4 @@ def tempered_smc(
     trace = TemperedSMCInfo(nan, nan, nan, nan)
     init = (state, jnp.int32(0), key, trace)
     state, num_steps, _, trace = jax.lax.while_loop(cond, body, init)
-    return TemperedSMCResult(
-        state.particles,
-        state.log_weights,
-        state.log_evidence,
-        _pad(trace.temperature, num_steps, state.temperature),
-        num_steps,
-        trace.ess,
-        trace.acceptance_rate,
-    )
+    return state, num_steps, trace

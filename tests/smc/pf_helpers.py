@@ -80,3 +80,81 @@ class BrokenModel(AbstractStateSpaceModel):
     def log_observation(self, x, y, t):
         log_g = self.inner.log_observation(x, y, t)
         return jnp.where(t == self.k, self.value, log_g)
+
+
+class DiscreteHMM(AbstractStateSpaceModel):
+    """A hidden Markov chain on ``K`` states with Gaussian emissions (int32 states).
+
+    ``x_0 ~ initial``, ``x_t ~ transition[x_{t-1}]``, ``y_t ~ N(means[x_t], scale^2)``:
+    its exact filtering marginals come from the forward algorithm
+    (:func:`hmm_forward`).
+    """
+
+    initial: jax.Array
+    transition: jax.Array
+    means: jax.Array
+    scale: jax.Array
+
+    @property
+    def observation_shape(self):
+        return ()
+
+    def sample_initial(self, key):
+        return jax.random.categorical(key, jnp.log(self.initial)).astype(jnp.int32)
+
+    def sample_transition(self, key, x_prev, t):
+        logits = jnp.log(self.transition[x_prev])
+        return jax.random.categorical(key, logits).astype(jnp.int32)
+
+    def log_observation(self, x, y, t):
+        return jax.scipy.stats.norm.logpdf(y, self.means[x], self.scale)
+
+    def sample_observation(self, key, x, t):
+        return self.means[x] + self.scale * jax.random.normal(key, ())
+
+
+def small_hmm() -> DiscreteHMM:
+    return DiscreteHMM(
+        initial=jnp.array([0.5, 0.3, 0.2]),
+        transition=jnp.array([[0.8, 0.15, 0.05], [0.1, 0.8, 0.1], [0.05, 0.15, 0.8]]),
+        means=jnp.array([-1.0, 0.0, 1.5]),
+        scale=jnp.array(0.8),
+    )
+
+
+def hmm_forward(model: DiscreteHMM, ys) -> tuple[np.ndarray, float]:
+    """Exact filtering marginals ``p(x_t | y_{0:t})`` ``[T, K]`` and ``log p(y)``
+    (float64 forward algorithm)."""
+    initial = np.asarray(model.initial, np.float64)
+    transition = np.asarray(model.transition, np.float64)
+    means = np.asarray(model.means, np.float64)
+    scale = float(model.scale)
+    belief, log_z, marginals = initial, 0.0, []
+    for y in np.asarray(ys, np.float64):
+        predicted = belief @ transition
+        joint = predicted * stats.norm.pdf(y, means, scale)
+        log_z += np.log(joint.sum())
+        belief = joint / joint.sum()
+        marginals.append(belief)
+    return np.stack(marginals), log_z
+
+
+class SumRandomWalk(AbstractStateSpaceModel):
+    """A 2-d random walk without ``observation_shape``, whose log-likelihood sums a
+    broadcast ``y - x`` (so ``[T, 1]`` observations silently broadcast)."""
+
+    def sample_initial(self, key):
+        return jax.random.normal(key, (2,))
+
+    def sample_transition(self, key, x_prev, t):
+        return x_prev + 0.5 * jax.random.normal(key, (2,))
+
+    def log_observation(self, x, y, t):
+        return jax.scipy.stats.norm.logpdf(y, x).sum()
+
+
+class VectorRandomWalk(SumRandomWalk):
+    """As :class:`SumRandomWalk`, but the log-likelihood forgets to sum."""
+
+    def log_observation(self, x, y, t):
+        return jax.scipy.stats.norm.logpdf(y, x)
