@@ -17,6 +17,7 @@ from pinfer.validation import (
     check_finite,
     check_range,
     check_type,
+    is_traced,
 )
 
 MDP_HINT = (
@@ -154,3 +155,45 @@ def check_value_fn(value_fn, where: str):
         where=where,
         hint="Pass max_value or functools.partial(soft_value, beta=b).",
     )
+
+
+def traced_in_range(
+    value,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+):
+    """Whether a *traced* value lies in range (a traced bool array; NaN is out), or
+    ``None`` for a concrete value (checked before tracing already)."""
+    if not is_traced(value):
+        return None
+    value = jnp.asarray(value)
+    ok = ~jnp.isnan(value)
+    if low is not None:
+        ok &= (value > low) if low_open else (value >= low)
+    if high is not None:
+        ok &= (value < high) if high_open else (value <= high)
+    return ok
+
+
+def all_of(*oks):
+    """The conjunction of :func:`traced_in_range` results (``None`` if all are)."""
+    present = [jnp.all(ok) for ok in oks if ok is not None]
+    if not present:
+        return None
+    out = present[0]
+    for ok in present[1:]:
+        out &= ok
+    return out
+
+
+def nan_unless(ok, *arrays):
+    """``arrays`` where ``ok``, NaN elsewhere: how an argument that was traced (so
+    not checked before tracing) and out of range shows in the result; an unchanged
+    ``arrays`` when ``ok`` is None."""
+    if ok is None:
+        return arrays if len(arrays) > 1 else arrays[0]
+    out = tuple(jnp.where(ok, a, jnp.nan) for a in arrays)
+    return out if len(out) > 1 else out[0]

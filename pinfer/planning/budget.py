@@ -25,14 +25,15 @@ from typing import NamedTuple
 import jax.numpy as jnp
 from jax import lax
 
-from pinfer.planning._checks import check_beta
+from pinfer.planning._checks import all_of, check_beta, nan_unless
 from pinfer.planning.mdp import TabularMDP
-from pinfer.planning.soft import _boltzmann
+from pinfer.planning.soft import _boltzmann, beta_ok
 from pinfer.planning.value_iteration import (
     ValueFn,
     _sweep,
     _zero_values,
     check_planner,
+    discount_ok,
     max_value,
 )
 from pinfer.types import Array, Float
@@ -71,7 +72,7 @@ def budget_limited_planning(
         mdp: the MDP (one layout; ``vmap`` for many).
         discount: scalar in ``[0, 1]``.
         beta: scalar Boltzmann rationality ``>= 0`` of the read-out policy, finite
-            (may be traced).
+            (may be traced; a traced invalid ``beta`` or ``discount`` gives NaN).
         max_budget: the largest budget ``K >= 0`` (static).
         value_fn: ``[S, A] -> [S]`` backup, :func:`max_value` (default) or
             ``functools.partial(soft_value, beta=...)``.
@@ -101,4 +102,5 @@ def budget_limited_planning(
     _, planned = lax.scan(body, _zero_values(mdp, discount), length=max_budget)
     no_plan = jnp.zeros((1, *planned.shape[1:]), planned.dtype)
     q_values = jnp.concatenate([no_plan, planned])
-    return BudgetResult(q_values, _boltzmann(q_values, beta))
+    ok = all_of(discount_ok(discount), beta_ok(beta))
+    return BudgetResult(*nan_unless(ok, q_values, _boltzmann(q_values, beta)))

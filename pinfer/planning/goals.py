@@ -28,7 +28,13 @@ import equinox as eqx
 import jax.numpy as jnp
 from jax import lax
 
-from pinfer.planning._checks import check_mdp, check_scalar
+from pinfer.planning._checks import (
+    all_of,
+    check_mdp,
+    check_scalar,
+    nan_unless,
+    traced_in_range,
+)
 from pinfer.planning.expectation import _expected_next
 from pinfer.planning.mdp import TabularMDP
 from pinfer.types import Array, Bool, Float, Int
@@ -62,11 +68,21 @@ def _derive(mdp: TabularMDP, reward, terminal=None) -> TabularMDP:
     return eqx.tree_at(lambda m: (m.reward, m.terminal), mdp, (reward, terminal))
 
 
-def _multi_goal(mdp, goal_values, is_goal, step_cost) -> TabularMDP:
+def _multi_goal(mdp, goal_values, is_goal, step_cost, ok) -> TabularMDP:
     terminal = mdp.terminal | is_goal
     bonus = _expected_next(mdp, jnp.where(is_goal, goal_values, 0.0)) - step_cost
     reward = mdp.reward + jnp.where(terminal[:, None], 0.0, bonus)
-    return _derive(mdp, reward, terminal)
+    return _derive(mdp, nan_unless(ok, reward), terminal)
+
+
+def _step_cost_ok(step_cost):
+    return traced_in_range(step_cost, low=0.0, high=float("inf"), high_open=True)
+
+
+def _finite(value):
+    return traced_in_range(
+        value, low=-float("inf"), high=float("inf"), low_open=True, high_open=True
+    )
 
 
 def multi_goal_reward(
@@ -88,7 +104,8 @@ def multi_goal_reward(
     Returns:
         A ``TabularMDP`` with the same transitions (and ``successors``), goals
         added to ``terminal``, and ``reward + goal_values[s'] * P(s' | s, a) -
-        step_cost`` on non-terminal rows.
+        step_cost`` on non-terminal rows. Inside ``jit``, a traced non-finite goal
+        value or negative ``step_cost`` gives NaN rewards.
 
     Example:
         >>> world = TabularMDP(jnp.eye(3)[jnp.array([[0, 1], [0, 2], [1, 2]])],
@@ -114,7 +131,8 @@ def multi_goal_reward(
     )
     check_finite(goal_values, "goal_values", where=where, axes=("state",))
     _check_step_cost(step_cost, where)
-    return _multi_goal(mdp, goal_values, is_goal, step_cost)
+    ok = all_of(_finite(goal_values), _step_cost_ok(step_cost))
+    return _multi_goal(mdp, goal_values, is_goal, step_cost, ok)
 
 
 def goal_reward(
@@ -134,7 +152,9 @@ def goal_reward(
             step).
 
     Returns:
-        The agent's ``TabularMDP`` (see :func:`multi_goal_reward`).
+        The agent's ``TabularMDP`` (see :func:`multi_goal_reward`). Inside ``jit``,
+        a traced ``goal_state`` outside ``0..S-1``, non-finite ``goal_value`` or
+        negative ``step_cost`` gives NaN rewards (a goal nowhere is not planned).
 
     Example:
         >>> line = TabularMDP(  # states 0-1-2-3 on a line, actions left / right
@@ -152,7 +172,12 @@ def goal_reward(
     _check_step_cost(step_cost, where)
     is_goal = jnp.arange(mdp.num_states) == goal_state
     goal_values = jnp.where(is_goal, goal_value, 0.0)
-    return _multi_goal(mdp, goal_values, is_goal, step_cost)
+    ok = all_of(
+        traced_in_range(goal_state, low=0, high=mdp.num_states - 1),
+        _finite(goal_value),
+        _step_cost_ok(step_cost),
+    )
+    return _multi_goal(mdp, goal_values, is_goal, step_cost, ok)
 
 
 def linear_reward(

@@ -119,23 +119,7 @@ class TabularMDP(eqx.Module):
         )
         check_finite(reward, "reward", where=where, axes=("state", "action"))
         if successors is not None:
-            successors = check_array(
-                successors,
-                "successors",
-                where=where,
-                shape=(num_states, num_actions),
-                dtype="int",
-                hint="successors[state, action] is the next state of a "
-                "deterministic move.",
-            )
-            check_indices(
-                successors,
-                "successors",
-                num_states,
-                where=where,
-                axes=("state", "action"),
-                what="state",
-            )
+            successors = _check_successors(successors, num_states, num_actions, where)
         table = concrete(given)
         if table is not None:
             found = _scan_transition(table, _row_atol(table.dtype), where)
@@ -152,6 +136,26 @@ class TabularMDP(eqx.Module):
     @property
     def num_actions(self) -> int:
         return self.transition.shape[-2]
+
+
+def _check_successors(successors, num_states, num_actions, where):
+    successors = check_array(
+        successors,
+        "successors",
+        where=where,
+        shape=(num_states, num_actions),
+        dtype="int",
+        hint="successors[state, action] is the next state of a deterministic move.",
+    )
+    check_indices(
+        successors,
+        "successors",
+        num_states,
+        where=where,
+        axes=("state", "action"),
+        what="state",
+    )
+    return successors
 
 
 def _row_atol(dtype) -> float:

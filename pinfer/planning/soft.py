@@ -23,13 +23,16 @@ import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
 from pinfer.planning._checks import (
+    all_of,
     check_beta,
     check_beta_shape,
     check_q_values,
     check_scalar,
+    nan_unless,
+    traced_in_range,
 )
 from pinfer.planning.mdp import TabularMDP
-from pinfer.planning.value_iteration import VIResult, _iterate
+from pinfer.planning.value_iteration import VIResult, _iterate, flag_result
 from pinfer.types import Array, Float
 
 __all__ = ["soft_value", "soft_value_iteration", "boltzmann_policy", "greedy_policy"]
@@ -44,7 +47,8 @@ def soft_value(
         q_values: ``[S, A]`` (or ``[..., A]``) Q-values, no NaN (``-inf`` excludes
             an action).
         beta: rationality ``> 0`` and finite (may be traced): a scalar, or an array
-            with a last axis of size 1 that broadcasts against ``q_values``.
+            with a last axis of size 1 that broadcasts against ``q_values``. A
+            traced invalid ``beta`` gives NaN values.
 
     Returns:
         ``[S]`` soft values, each within ``[max_a Q, max_a Q + log(A) / beta]``.
@@ -57,7 +61,18 @@ def soft_value(
     q_values = check_q_values(q_values, where)
     beta = check_beta(beta, where, positive=True, scalar=False)
     check_beta_shape(beta, q_values, where)
-    return _soft_value(q_values, beta)
+    ok = beta_ok(beta, positive=True)
+    if ok is not None and ok.ndim:
+        ok = ok[..., 0]
+    return nan_unless(ok, _soft_value(q_values, beta))
+
+
+def beta_ok(beta, positive: bool = False):
+    """A traced beta that is finite and ``>= 0`` (``> 0``), elementwise; None when
+    concrete (checked already)."""
+    return traced_in_range(
+        beta, low=0.0, low_open=positive, high=float("inf"), high_open=True
+    )
 
 
 def _soft_value(q_values, beta):
@@ -83,7 +98,8 @@ def soft_value_iteration(
     Args:
         mdp: the MDP.
         discount: scalar in ``[0, 1]``.
-        beta: scalar rationality ``> 0``, finite (may be traced).
+        beta: scalar rationality ``> 0``, finite (may be traced; a traced invalid
+            one gives NaN values and ``converged = False``).
         num_iterations: number of sweeps ``>= 1`` (static).
 
     Returns:
@@ -100,9 +116,10 @@ def soft_value_iteration(
     where = "soft_value_iteration"
     beta = check_beta(beta, where, positive=True)
     value_fn = functools.partial(_soft_value, beta=beta)
-    return _iterate(
+    result = _iterate(
         mdp, discount, num_iterations, "num_iterations", value_fn, None, where
     )
+    return flag_result(result, all_of(beta_ok(beta, positive=True)))
 
 
 def boltzmann_policy(
@@ -119,8 +136,8 @@ def boltzmann_policy(
         beta: rationality ``>= 0`` and finite (may be traced): a scalar, or an array
             with a last axis of size 1 (one beta per state or hypothesis) that
             broadcasts against ``q_values``. Concrete values are checked; a traced
-            negative or NaN ``beta`` gives NaN or reversed policies, so check it
-            where it is made.
+            negative, infinite or NaN ``beta`` (inside ``jit``) gives NaN
+            log-probabilities where it applies.
 
     Returns:
         ``[S, A]`` log-probabilities; ``logsumexp`` over the last axis is 0.
@@ -133,7 +150,7 @@ def boltzmann_policy(
     q_values = check_q_values(q_values, where)
     beta = check_beta(beta, where, scalar=False)
     check_beta_shape(beta, q_values, where)
-    return _boltzmann(q_values, beta)
+    return nan_unless(beta_ok(beta), _boltzmann(q_values, beta))
 
 
 def _boltzmann(q_values, beta):
@@ -151,7 +168,8 @@ def greedy_policy(
 
     Args:
         q_values: ``[S, A]`` (or ``[..., A]``) Q-values, no NaN or ``+inf``.
-        atol: tie tolerance ``>= 0`` and finite (default 0: exact ties only).
+        atol: tie tolerance ``>= 0`` and finite (default 0: exact ties only; a
+            traced invalid one gives NaN).
 
     Returns:
         ``[S, A]`` log-probabilities: ``-log(#ties)`` on the maximisers, ``-inf`` off.
@@ -166,4 +184,6 @@ def greedy_policy(
     q_values = jax.lax.stop_gradient(q_values)
     best = q_values >= jnp.max(q_values, axis=-1, keepdims=True) - atol
     num_best = jnp.sum(best, axis=-1, keepdims=True).astype(q_values.dtype)
-    return jnp.where(best, -jnp.log(num_best), -jnp.inf)
+    log_policy = jnp.where(best, -jnp.log(num_best), -jnp.inf)
+    ok = traced_in_range(atol, low=0.0, high=float("inf"), high_open=True)
+    return nan_unless(ok, log_policy)

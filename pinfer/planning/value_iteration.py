@@ -44,6 +44,8 @@ from pinfer.planning._checks import (
     check_q_values,
     check_scalar,
     check_value_fn,
+    nan_unless,
+    traced_in_range,
 )
 from pinfer.planning.expectation import _expected_next
 from pinfer.planning.mdp import TabularMDP
@@ -110,7 +112,8 @@ def bellman_q(
 
     Terminal states get ``Q = 0`` and count as value 0 when reached, whatever
     ``values`` holds there. The expectation is a gather on a deterministic world
-    (``mdp.successors`` set), a sum over ``transition`` otherwise.
+    (``mdp.successors`` set), a sum over ``transition`` otherwise. A traced
+    ``discount`` outside ``[0, 1]`` gives NaN Q-values.
 
     Args:
         mdp: the MDP.
@@ -134,7 +137,7 @@ def bellman_q(
     )
     check_finite(values, "values", where=where)
     check_discount(discount, where)
-    return _bellman_q(mdp, values, discount)
+    return nan_unless(discount_ok(discount), _bellman_q(mdp, values, discount))
 
 
 def _sweep(mdp, discount, value_fn, values):
@@ -159,6 +162,23 @@ def check_planner(mdp, discount, value_fn, where: str) -> None:
     check_mdp(mdp, where)
     check_discount(discount, where)
     check_value_fn(value_fn, where)
+
+
+def discount_ok(discount):
+    """A traced discount in ``[0, 1]`` (None when concrete: checked already)."""
+    return traced_in_range(discount, low=0.0, high=1.0)
+
+
+def flag_result(result: VIResult, ok) -> VIResult:
+    """NaN values and ``converged = False`` where a traced argument was invalid."""
+    if ok is None:
+        return result
+    values, q_values, residual = nan_unless(
+        ok, result.values, result.q_values, result.residual
+    )
+    return VIResult(
+        values, q_values, result.num_iterations, residual, result.converged & ok
+    )
 
 
 def _fixed_sweeps(mdp, discount, num_iterations, value_fn) -> VIResult:
@@ -200,7 +220,9 @@ def _iterate(mdp, discount, count, count_name, value_fn, tol, where) -> VIResult
     check_planner(mdp, discount, value_fn, where)
     count = check_static_int(count, count_name, 1, where=where)
     if tol is None:
-        return _fixed_sweeps(mdp, discount, count, value_fn)
+        return flag_result(
+            _fixed_sweeps(mdp, discount, count, value_fn), discount_ok(discount)
+        )
     tol = check_scalar(
         tol,
         "tol",
@@ -208,7 +230,8 @@ def _iterate(mdp, discount, count, count_name, value_fn, tol, where) -> VIResult
         low=0.0,
         hint="It bounds the last sweep's change of the values, max_s |V_n - V_n-1|.",
     )
-    return _until_tolerance(mdp, discount, tol, count, value_fn)
+    result = _until_tolerance(mdp, discount, tol, count, value_fn)
+    return flag_result(result, discount_ok(discount))
 
 
 def value_iteration(
@@ -227,7 +250,10 @@ def value_iteration(
     ``num_iterations`` (a ``lax.while_loop``: ``jax.jvp`` works, ``jax.grad`` does
     not). With ``discount < 1`` the error to the fixed point is then at most
     ``tol * discount / (1 - discount)``; in float32 a ``tol`` below about
-    ``1e-7 * max|V|`` is never met, and ``converged`` comes back False.
+    ``1e-7 * max|V|`` is never met, and ``converged`` comes back False. Inside
+    ``jit``, where a traced ``discount`` cannot be checked first, one outside
+    ``[0, 1]`` (or NaN) gives NaN values and ``converged = False``; so does a NaN
+    ``tol`` (a negative one is never met).
 
     Args:
         mdp: the MDP.
@@ -276,7 +302,8 @@ def finite_horizon_value_iteration(
     ``q[t]`` is the value of acting at time ``t`` with ``horizon - t`` steps left:
     ``q[horizon - 1] = R`` and ``q[t] = bellman_q(mdp, value_fn(q[t + 1]), discount)``,
     so ``q[t]`` equals ``value_iteration(mdp, discount, horizon - t).q_values``.
-    One reverse ``lax.scan``; differentiable.
+    One reverse ``lax.scan``; differentiable. A traced ``discount`` outside
+    ``[0, 1]`` gives NaN Q-values.
 
     Args:
         mdp: the MDP.
@@ -303,7 +330,7 @@ def finite_horizon_value_iteration(
         return _sweep(mdp, discount, value_fn, values)
 
     _, q_values = lax.scan(body, _zero_values(mdp, discount), length=horizon)
-    return q_values[::-1]
+    return nan_unless(discount_ok(discount), q_values[::-1])
 
 
 def value_iteration_until_converged(

@@ -273,3 +273,41 @@ def test_bad_goal_arguments_are_rejected():
         ValueError, match=r"bellman_q: `values` must be finite, got nan"
     ):
         bellman_q(world, jnp.zeros(4).at[2].set(jnp.nan), 0.9)
+
+
+def test_traced_values_out_of_range_give_nan_not_numbers():
+    """Inside jit the values cannot be checked first: they poison the result."""
+    values = jax.jit(lambda d: value_iteration(MDP, d, 3))(1.5)
+    assert np.isnan(values.values).all() and not bool(values.converged)
+    stopped = jax.jit(lambda d: value_iteration(MDP, d, 3, tol=1e-3))(-0.5)
+    assert np.isnan(stopped.values).all() and not bool(stopped.converged)
+    assert np.isnan(jax.jit(lambda d: bellman_q(MDP, jnp.zeros(4), d))(2.0)).all()
+    assert np.isnan(
+        jax.jit(lambda d: finite_horizon_value_iteration(MDP, 2, d))(jnp.nan)
+    ).all()
+    for beta in (-1.0, jnp.nan, jnp.inf):
+        assert np.isnan(jax.jit(boltzmann_policy)(Q, beta)).all()
+        budget = jax.jit(lambda b: budget_limited_planning(MDP, 0.9, b, 2))(beta)
+        assert np.isnan(budget.log_policies).all()
+    assert np.isnan(jax.jit(soft_value)(Q, 0.0)).all()
+    soft = jax.jit(lambda b: soft_value_iteration(MDP, 0.9, b, 3))(-2.0)
+    assert np.isnan(soft.values).all() and not bool(soft.converged)
+    # Per-state betas: only the state with the bad one.
+    mixed = jax.jit(boltzmann_policy)(Q, jnp.array([[1.0], [-1.0]]))
+    assert np.isfinite(mixed[0]).all() and np.isnan(mixed[1]).all()
+    assert np.isnan(jax.jit(greedy_policy)(Q, -1.0)).all()
+    world = to_mdp(grid_world(2, 2))
+    for goal, value, cost in (
+        (7, 1.0, 0.0),
+        (-1, 1.0, 0.0),
+        (2, jnp.inf, 0.0),
+        (2, 1.0, -1.0),
+    ):
+        agent = jax.jit(goal_reward)(world, goal, value, cost)
+        assert np.isnan(agent.reward).all()
+    agent = jax.jit(multi_goal_reward)(world, jnp.ones(4), jnp.ones(4, bool), -1.0)
+    assert np.isnan(agent.reward).all()
+    # Valid traced values plan as usual.
+    np.testing.assert_array_equal(
+        jax.jit(goal_reward)(world, 2, 1.0, 0.0).reward, goal_reward(world, 2).reward
+    )
