@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import stats
+from tolerances import rounding_atol
 
 from pinfer import sharding
 from pinfer.smc import resampling
@@ -25,6 +26,7 @@ from pinfer.smc import resampling
 WORKER = pathlib.Path(__file__).with_name("_sharding_worker.py")
 NUM_DEVICES = 8
 KS_ALPHA = 1e-3  # false-alarm level of each two-sample test
+NUM_PARTICLES = 256  # the worker's population size
 
 
 # ---------------------------------------------------------------- one device
@@ -213,18 +215,22 @@ def _assert_same_distribution(result):
     ks = stats.ks_2samp(one, many)
     assert ks.pvalue > KS_ALPHA, (ks, one.mean(), many.mean())
     # Same seeds: the random numbers do not depend on the layout (partitionable
-    # threefry), so most runs agree to round-off; a resampling flip caused by a
-    # reordered sum makes a few differ. A layout bug (wrong ancestors, mixed-up
-    # blocks) would make nearly all of them differ.
-    assert result["paired_median_abs_diff"] < 1e-4, result["paired_median_abs_diff"]
-    assert result["paired_fraction_close"] > 0.5, result["paired_fraction_close"]
+    # threefry), so a run differs only in the order of the sums over particles:
+    # each step's log-sum-exp of N positive weights (two orders: rounding_rtol(N) on
+    # the log, Higham 2002, 3.1), added over the steps. A resampling flip caused
+    # by a reordered sum makes a few runs differ by more; a layout bug (wrong
+    # ancestors, mixed-up blocks) would make nearly all of them differ.
+    bound = rounding_atol(num_ops=NUM_PARTICLES, scale=result["num_steps"])
+    diff = np.asarray(result["paired_abs_diff"])
+    assert np.median(diff) <= bound, (np.median(diff), bound)
+    assert np.mean(diff <= bound) > 0.5, np.mean(diff <= bound)
 
 
 @pytest.mark.slow
 @_needs("particle_filter")
 def test_particle_filter_sharded_matches_one_device(report):
     result = report["particle_filter"]
-    _assert_really_sharded(result, num_particles=256, dim=2)
+    _assert_really_sharded(result, num_particles=NUM_PARTICLES, dim=2)
     _assert_same_distribution(result)
 
 
@@ -232,5 +238,5 @@ def test_particle_filter_sharded_matches_one_device(report):
 @_needs("tempered")
 def test_tempered_smc_sharded_matches_one_device(report):
     result = report["tempered"]
-    _assert_really_sharded(result, num_particles=256, dim=2)
+    _assert_really_sharded(result, num_particles=NUM_PARTICLES, dim=2)
     _assert_same_distribution(result)

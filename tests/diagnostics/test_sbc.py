@@ -19,6 +19,7 @@ from conjugate_helpers import (
     posterior_draws,
 )
 from scipy import stats
+from tolerances import rounding_atol, rounding_rtol
 
 from pinfer.diagnostics import SBCResult, rank_uniformity_test, sbc, sbc_ranks
 
@@ -99,8 +100,18 @@ def test_chi_square_matches_scipy_with_uneven_bins():
         observed = np.bincount(np.asarray(ranks[:, j]) * 7 // 100, minlength=7)
         expected = 300 * values_per_bin / 100
         ref = stats.chisquare(observed, expected)
-        np.testing.assert_allclose(stat[j], ref.statistic, rtol=1e-5)
-        np.testing.assert_allclose(p[j], ref.pvalue, rtol=1e-4, atol=1e-7)
+        # Exact counts, E rounded once: each (O - E)^2 / E is off by at most
+        # u (2 |O - E| + 3 (O - E)^2 / E), and the sum of B terms by B u stat
+        # (Higham, 2002, 3.1).
+        scale = ref.statistic + np.abs(observed - expected).sum()
+        atol = rounding_atol(num_ops=7 + 3, scale=scale)
+        np.testing.assert_allclose(stat[j], ref.statistic, rtol=0, atol=atol)
+        # The p-value moves by the chi-square density times that error, and
+        # gammaincc sums a series or continued fraction of at most 2000 terms in
+        # float32, one rounding each.
+        slope = stats.chi2.pdf(ref.statistic, 6)
+        rtol = rounding_rtol(num_ops=2000)
+        np.testing.assert_allclose(p[j], ref.pvalue, rtol=rtol, atol=slope * atol)
 
 
 def test_statistic_has_chi_square_mean_under_uniform_ranks():
