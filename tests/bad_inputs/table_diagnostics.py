@@ -4,12 +4,12 @@ Concrete bad values raise, naming the argument and the value; the ``jit`` cases
 check the documented traced outcome (NaN, or a rank of -1), never a number.
 """
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bad_inputs.builders import bad as _bad
+from bad_inputs.builders import with_entry as _with
 from bad_inputs.cases import RESULT, Case, NotApplicable
 from pinfer import diagnostics as dg
 
@@ -21,17 +21,6 @@ ANY_REAL = "any real value is valid (the statistic is defined for every real inp
 def _nan(result) -> bool:
     leaves = jax.tree.leaves(result)
     return all(bool(np.isnan(np.asarray(leaf)).any()) for leaf in leaves)
-
-
-def _with(array, index, value):
-    out = np.array(array)
-    out[index] = value
-    return out
-
-
-def _bad(arg, kind, fn, *args, match=(), **kwargs) -> Case:
-    """A concrete bad input: the error names ``arg`` and every ``match`` string."""
-    return Case(arg, kind, functools.partial(fn, *args, **kwargs), (arg, *match))
 
 
 def _traced(arg, kind, fn, *args, flag=_nan, static=()) -> Case:

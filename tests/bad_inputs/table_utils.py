@@ -13,6 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bad_inputs.builders import bad as _bad
+from bad_inputs.builders import with_entry as _with
 from bad_inputs.cases import Case, Exempt, NotApplicable
 from pinfer import linalg, progress, random, sharding
 
@@ -26,17 +28,6 @@ PURE = (
 
 def _nan(result) -> bool:
     return bool(np.isnan(np.asarray(result)).any())
-
-
-def _with(array, index, value):
-    out = np.array(array)
-    out[index] = value
-    return out
-
-
-def _bad(arg, kind, fn, *args, match=(), **kwargs) -> Case:
-    """A bad input: the error names ``arg`` and every ``match`` string."""
-    return Case(arg, kind, functools.partial(fn, *args, **kwargs), (arg, *match))
 
 
 def _propagates(arg, fn, *args) -> Case:
