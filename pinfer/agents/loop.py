@@ -46,6 +46,7 @@ from pinfer.types import Array, ArrayTree, Bool, Float, Int, PRNGKey
 from pinfer.validation import (
     check_array,
     check_callable,
+    check_finite,
     check_key,
     check_static_int,
     check_type,
@@ -376,6 +377,13 @@ def step_log_likelihoods(
     where = "step_log_likelihoods"
     _check_agent(agent, where, ("init", "log_action_prob", "update"))
     _check_single(trajectory, where)
+    check_finite(
+        trajectory.rewards,
+        "trajectory.rewards",
+        where=where,
+        axes=("step",),
+        hint="A learning agent would carry the NaN into every later step.",
+    )
     if agent_state is None:
         agent_state = agent.init(jax.random.key(_LIKELIHOOD_SEED), agent_params)
     obs = trajectory.obs

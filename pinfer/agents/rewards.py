@@ -44,6 +44,7 @@ from pinfer.validation import (
     check_finite,
     check_indices,
     check_range,
+    check_type,
 )
 
 __all__ = [
@@ -53,6 +54,27 @@ __all__ = [
     "StateGoal",
     "WorldReward",
 ]
+
+
+def _check_world(world, where: str) -> None:
+    check_type(
+        world,
+        "world",
+        TabularMDP,
+        where=f"{where}.apply",
+        hint="An environment is not a model: pass env.tabular_mdp(env_params).",
+    )
+
+
+def _check_scalars(spec, names: tuple[str, ...], where: str) -> None:
+    for name in names:
+        check_array(
+            getattr(spec, name),
+            name,
+            where=f"{where}.apply",
+            ndim=0,
+            hint="apply plans for one agent; vmap over a batch of specifications.",
+        )
 
 
 def _check_value(value, name: str, where: str) -> None:
@@ -98,6 +120,7 @@ class WorldReward(AbstractReward):
     """
 
     def apply(self, world: TabularMDP) -> TabularMDP:
+        _check_world(world, "WorldReward")
         return world
 
 
@@ -137,6 +160,8 @@ class StateGoal(AbstractReward):
         _check_step_cost(self.step_cost, where)
 
     def apply(self, world: TabularMDP) -> TabularMDP:
+        _check_world(world, "StateGoal")
+        _check_scalars(self, ("goal_state", "goal_value", "step_cost"), "StateGoal")
         num_states = world.num_states
         check_indices(
             self.goal_state, "goal_state", num_states, where="StateGoal", what="state"
@@ -188,6 +213,16 @@ class GoalValues(AbstractReward):
         _check_step_cost(self.step_cost, where)
 
     def apply(self, world: TabularMDP) -> TabularMDP:
+        _check_world(world, "GoalValues")
+        _check_scalars(self, ("step_cost",), "GoalValues")
+        for name in ("goal_values", "is_goal"):
+            check_array(
+                getattr(self, name),
+                name,
+                where="GoalValues.apply",
+                shape=(world.num_states,),
+                hint="One entry per state of the world.",
+            )
         return multi_goal_reward(world, self.goal_values, self.is_goal, self.step_cost)
 
 
@@ -228,7 +263,9 @@ class LinearReward(AbstractReward):
         _check_value(self.weights, "weights", where)
 
     def apply(self, world: TabularMDP) -> TabularMDP:
-        if self.features.shape[:2] != world.reward.shape:
+        _check_world(world, "LinearReward")
+        check_array(self.weights, "weights", where="LinearReward.apply", ndim=1)
+        if self.features.shape != world.reward.shape + self.weights.shape:
             raise ValueError(
                 f"LinearReward.features has shape {self.features.shape}, but the "
                 f"world has [S, A] = {list(world.reward.shape)}; build the features "

@@ -118,9 +118,9 @@ class TabularEnv(eqx.Module):
     ]:
         """One transition: ``(obs, state, reward, terminated, truncated, {})``.
 
-        ``action`` must be an integer in ``0..A-1``: a concrete one outside raises a
-        ``ValueError``, a traced one (inside jit) an ``eqx.error_if``; never a
-        clipped index.
+        ``action`` must be an integer in ``0..A-1`` (and ``state.state`` a state in
+        ``0..S-1``): a concrete one outside raises a ``ValueError``, a traced one
+        (inside jit) an ``eqx.error_if``; never a clipped index.
 
         Example:
             >>> env, params = make_tabular_env(TabularMDP(
@@ -132,15 +132,21 @@ class TabularEnv(eqx.Module):
         """
         where = "TabularEnv.step"
         check_key(key, where=where)
-        mdp, current = params.mdp, state.state
-        num_actions = mdp.transition.shape[1]
+        check_type(state, "state", TabularEnvState, where=where)
+        mdp = params.mdp
+        num_states, num_actions = mdp.transition.shape[0], mdp.transition.shape[1]
         action = check_array(action, "action", where=where, ndim=0, dtype="int")
+        current = check_array(state.state, "state.state", where=where, ndim=0)
         check_indices(action, "action", num_actions, where=where, what="action")
+        check_indices(current, "state.state", num_states, where=where, what="state")
+        check_array(state.time, "state.time", where=where, ndim=0, dtype="int")
+        check_range(state.time, "state.time", where=where, low=0)
+        bad = (action < 0) | (action >= num_actions)
         current = eqx.error_if(
             current,
-            (action < 0) | (action >= num_actions),
-            f"{where}: `action` must lie in 0..{num_actions - 1}; a traced action "
-            "inside jit does not.",
+            bad | (current < 0) | (current >= num_states),
+            f"{where}: `action` must lie in 0..{num_actions - 1} and `state.state` "
+            f"in 0..{num_states - 1}; a traced one inside jit does not.",
         )
         was_terminal = mdp.terminal[current]
         sampled = jax.random.categorical(key, jnp.log(mdp.transition[current, action]))
