@@ -10,15 +10,15 @@ goal cells drawn at random. The agent model is the one of
 ``softmax(beta Q[g, k, s])``. The Q-tables (``[64, 20, 1024, 4]``) are planned once
 with :func:`pinfer.inverse.goal_q_tables`.
 
-Data: 4 agents (only 4: see the note on cost under the table) with
-``(g, k, log beta)`` drawn from the prior and a random open start cell act for 40
-steps each (agents keep acting after reaching their goal).
+Data: 16 agents with ``(g, k, log beta)`` drawn from the prior and a random open
+start cell act for 40 steps each (agents keep acting after reaching their goal).
 
 * **particles**: ``jax.jit`` of :func:`pinfer.inverse.run_particle_inverse`
   mapped over the trajectories (``lax.map``, vmapped 2 at a time) with N = 200 and
-  N = 1,000 particles (default moves: exact Gibbs draw
-  of (goal, budget) given beta and the history, random-walk Metropolis on
-  ``log beta``; resampling at ESS < N / 2).
+  N = 1,000 particles (default moves: a (goal, budget) move proposed from the
+  filter's running ``[G, K, B]`` log-likelihood tables at each particle's beta and
+  Metropolis-corrected, then random-walk Metropolis on ``log beta``; resampling at
+  ESS < N / 2; the default 17-value grid of ``log beta``).
 * **exact, coarse beta grid** (the feasible reference): ``jax.vmap`` of
   :func:`pinfer.inverse.goal_posterior` over 64 goals x 20 budgets x 8 values of
   ``log beta`` (equally spaced over ``loc +- 2.5 scale``, carrying the prior's
@@ -38,6 +38,19 @@ probable goal is the true one (MAP goal), how often the most probable budget is
 within one budget step (+-3 sweeps) of the true one, and the mean absolute error of
 ``log E[beta]`` against the true ``log beta``. ``TV to coarse`` is the mean total
 variation distance between the particle and the coarse-grid goal posteriors.
+
+**Cost against trajectory length** (second table): one agent's trajectory of 200
+steps (two agents, as above) cut to its first ``T`` = 10, 25, 50, 100, 200 steps, each
+filtered with N = 200 particles by ``jax.jit`` of ``run_particle_inverse`` (one
+compile per ``T``); the time per step is the median over 3 runs (the rescoring
+reference: 2) of the whole trajectory divided by ``T``. *before*: the same driver
+with the (goal, budget) move as it was before the running tables
+(``benchmarks/particle_rescoring.py``: an exact Gibbs draw that rescores all
+``G × K`` pairs against the whole history for every particle, ``O(N G K T A)`` per
+resampling step; the state's history has room for ``T`` steps, so every resampling
+step of a longer trajectory costs more); *after*: the default moves, whose
+resampling step costs ``O(N G K)`` for the proposals plus ``O(N T A)`` for the exact
+corrections, and whose every step adds ``O(G K B A)`` to the tables.
 """
 
 import functools
@@ -48,13 +61,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks.particle_problem import (
+    LOG_BETA_LOC,
+    LOG_BETA_SCALE,
+    agents,
+    coarse_posterior,
+    random_world,
+)
+from benchmarks.particle_rescoring import RESCORING_MOVES
 from pinfer.inverse import (
-    goal_posterior,
+    gibbs_goal_budget_move,
     goal_q_tables,
+    log_beta_rwm_move,
     run_particle_inverse,
     uniform_prior,
 )
-from pinfer.planning import TabularMDP
 
 __all__ = ["TITLE", "notes", "run", "to_markdown"]
 
@@ -64,10 +85,12 @@ FULL = {
     "goals": 64,
     "budgets": tuple(range(0, 60, 3)),
     "steps": 40,
-    "trajectories": 4,
+    "trajectories": 16,
     "particles": ((200, 3), (1_000, 1)),  # (N, timed runs)
     "grid": 8,
     "rounds": 3,
+    "lengths": (10, 25, 50, 100, 200),
+    "scaling": {"particles": 200, "trajectories": 2, "rounds": (2, 3)},
 }
 QUICK = {
     "size": 8,
@@ -78,101 +101,29 @@ QUICK = {
     "particles": ((50, 2),),
     "grid": 4,
     "rounds": 2,
+    "lengths": (5, 10),
+    "scaling": {"particles": 50, "trajectories": 2, "rounds": (1, 1)},
 }
 FINE_GRID = 200
+DEFAULT_MOVES = (gibbs_goal_budget_move, log_beta_rwm_move)
 BATCH = 2  # trajectories per vmapped batch in the particle runs
 DISCOUNT, GOAL_VALUE, STEP_COST = 0.95, 10.0, 1.0
-LOG_BETA_LOC, LOG_BETA_SCALE = 0.0, 0.75
-MOVES = np.array([(-1, 0), (1, 0), (0, -1), (0, 1)])  # up, down, left, right
 
 
-def random_world(rng, size, wall_fraction=0.1):
-    """Open cells of a random grid (largest connected open region) and its MDP."""
-    open_ = rng.random((size, size)) >= wall_fraction
-    seen = np.zeros_like(open_)
-    best = []
-    for r0, c0 in zip(*np.nonzero(open_), strict=True):
-        if seen[r0, c0]:
-            continue
-        region, stack = [], [(r0, c0)]
-        seen[r0, c0] = True
-        while stack:
-            r, c = stack.pop()
-            region.append(r * size + c)
-            for dr, dc in MOVES:
-                r2, c2 = r + dr, c + dc
-                if 0 <= r2 < size and 0 <= c2 < size and open_[r2, c2]:
-                    if not seen[r2, c2]:
-                        seen[r2, c2] = True
-                        stack.append((r2, c2))
-        best = max(best, region, key=len)
-    free = np.zeros(size * size, bool)
-    free[best] = True
-    rows, cols = np.divmod(np.arange(size * size), size)
-    target = np.empty((size * size, len(MOVES)), int)
-    for a, (dr, dc) in enumerate(MOVES):
-        r2, c2 = rows + dr, cols + dc
-        inside = (r2 >= 0) & (r2 < size) & (c2 >= 0) & (c2 < size)
-        nxt = np.where(
-            inside, np.clip(r2, 0, size - 1) * size + np.clip(c2, 0, size - 1), 0
-        )
-        ok = inside & free[nxt] & free
-        target[:, a] = np.where(ok, nxt, np.arange(size * size))
-    transition = np.eye(size * size, dtype=np.float32)[target]
-    mdp = TabularMDP(
-        jnp.asarray(transition),
-        jnp.zeros((size * size, len(MOVES))),
-        jnp.zeros(size * size, bool),
-    )
-    return mdp, np.asarray(best), target
-
-
-@functools.partial(jax.jit, static_argnames="num_steps")
-def simulate(key, q_tables, target, goal, budget, beta, start, num_steps):
-    """One Boltzmann agent acting on ``q_tables[goal, budget]`` for num_steps."""
-
-    def body(state, key_t):
-        action = jax.random.categorical(key_t, beta * q_tables[goal, budget, state])
-        return target[state, action], (state, action)
-
-    _, (states, actions) = jax.lax.scan(body, start, jax.random.split(key, num_steps))
-    return states, actions
-
-
-def coarse_posterior(q_tables, prior, states, actions, mask, num_grid):
-    """Exact filter on goals x budgets x ``num_grid`` log-beta values (final step)."""
-    log_beta = jnp.linspace(-2.5, 2.5, num_grid) * LOG_BETA_SCALE + LOG_BETA_LOC
-    betas = jnp.exp(log_beta)
-    log_pi = jax.nn.log_softmax(
-        betas[None, :, None, None, None] * q_tables[:, None], axis=-1
-    )  # [G, B, K, S, A]
-    num_goals, _, num_budgets = log_pi.shape[:3]
-    log_prior = jnp.broadcast_to(
-        (-0.5 * ((log_beta - LOG_BETA_LOC) / LOG_BETA_SCALE) ** 2)[None, :, None],
-        log_pi.shape[:3],
-    )
-    flat = log_pi.reshape(-1, *q_tables.shape[2:])
-
-    def one(s, a, m):
-        result = goal_posterior(flat, log_prior.ravel(), s, a, m)
-        post = jnp.exp(result.log_posterior[-1]).reshape(log_pi.shape[:3])
-        return post.sum((1, 2)), post.sum((0, 1)), jnp.sum(post.sum((0, 2)) * betas)
-
-    return jax.vmap(one)(states, actions, mask)
-
-
-def _particles_batch(keys, q_tables, states, actions, mask, prior, num_particles):
+def _particles_batch(
+    keys, q_tables, states, actions, mask, prior, num_particles, moves=DEFAULT_MOVES
+):
     """``run_particle_inverse`` over trajectories, ``lax.map`` in small batches.
 
-    A plain ``vmap`` over 100 trajectories materialises the Gibbs move's
-    ``[trajectories, N, G, K, T, A]`` intermediate (many GiB); mapping over small
-    batches keeps memory per batch.
+    A plain ``vmap`` over 100 trajectories of the rescoring reference materialises
+    its ``[trajectories, N, G, K, T, A]`` intermediate (many GiB); mapping over
+    small batches keeps memory per batch.
     """
 
     def one(xs):
         key, s, a, m = xs
         return run_particle_inverse(
-            key, q_tables, s, a, m, prior, num_particles=num_particles
+            key, q_tables, s, a, m, prior, num_particles=num_particles, moves=moves
         )
 
     return jax.lax.map(one, (keys, states, actions, mask), batch_size=BATCH)
@@ -208,7 +159,8 @@ def _accuracy(goal_post, budget_post, beta_mean, truth):
 
 
 def run(quick: bool) -> list[dict]:
-    """Rows: the coarse exact reference, then one row per particle count."""
+    """Rows: the coarse exact reference, one row per particle count, then one
+    ``"table": "scaling"`` row per trajectory length."""
     cfg = QUICK if quick else FULL
     rng = np.random.default_rng(0)
     mdp, free, target = random_world(rng, cfg["size"])
@@ -224,23 +176,7 @@ def run(quick: bool) -> list[dict]:
     num_goals, num_budgets = q_tables.shape[:2]
     prior = uniform_prior(num_goals, num_budgets, LOG_BETA_LOC, LOG_BETA_SCALE)
     n = cfg["trajectories"]
-    truth = (
-        rng.integers(num_goals, size=n),
-        rng.integers(num_budgets, size=n),
-        rng.normal(LOG_BETA_LOC, LOG_BETA_SCALE, size=n),
-    )
-    starts = rng.choice(free, n)
-    sim = jax.vmap(simulate, in_axes=(0, None, None, 0, 0, 0, 0, None))
-    states, actions = sim(
-        jax.random.split(jax.random.key(0), n),
-        q_tables,
-        jnp.asarray(target),
-        jnp.asarray(truth[0]),
-        jnp.asarray(truth[1]),
-        jnp.exp(jnp.asarray(truth[2], jnp.float32)),
-        jnp.asarray(starts),
-        cfg["steps"],
-    )
+    truth, states, actions = agents(rng, q_tables, target, free, n, cfg["steps"])
     mask = jnp.ones(states.shape, bool)
 
     hypotheses = num_goals * num_budgets * cfg["grid"]
@@ -296,11 +232,37 @@ def run(quick: bool) -> list[dict]:
         "trajectories": 100,
         "scale": scale,
     }
+    return rows + _scaling_rows(rng, cfg, q_tables, prior, target, free)
+
+
+def _scaling_rows(rng, cfg, q_tables, prior, target, free) -> list[dict]:
+    """ms per step of trajectories cut to each length, before and after."""
+    setting = cfg["scaling"]
+    num, num_particles = setting["trajectories"], setting["particles"]
+    _, states, actions = agents(rng, q_tables, target, free, num, max(cfg["lengths"]))
+    keys = jax.random.split(jax.random.key(1), num)
+    rows = []
+    for length in cfg["lengths"]:
+        row = {"table": "scaling", "steps": length, "particles": num_particles}
+        data = (states[:, :length], actions[:, :length], jnp.ones((num, length), bool))
+        for label, moves, rounds in (
+            ("before", RESCORING_MOVES, setting["rounds"][0]),
+            ("after", DEFAULT_MOVES, setting["rounds"][1]),
+        ):
+            particle_fn = functools.partial(
+                _particles_batch, num_particles=num_particles, moves=moves
+            )
+            args = (keys, q_tables, *data, prior)
+            compiled, _ = _compile(particle_fn, args)
+            jax.block_until_ready(compiled(*args))  # warm-up
+            run_s, result = _timed(compiled, args, rounds)
+            row[f"{label} ms / step"] = 1e3 * run_s / (num * length)
+            row[f"{label} resampled"] = float(np.asarray(result.resampled).mean())
+        rows.append(row)
     return rows
 
 
-def to_markdown(rows: list[dict]) -> str:
-    """The table: one row per method."""
+def _accuracy_table(rows: list[dict]) -> str:
     cols = [
         "method",
         "hypotheses / particles",
@@ -327,13 +289,47 @@ def to_markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _scaling_table(rows: list[dict]) -> str:
+    lines = [
+        "| steps T | before: ms / step | after: ms / step | before / after "
+        "| resampled steps (before, after) |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        before, after = row["before ms / step"], row["after ms / step"]
+        lines.append(
+            f"| {row['steps']} | {before:.2f} | {after:.2f} | {before / after:.1f} "
+            f"| {100 * row['before resampled']:.0f} %, "
+            f"{100 * row['after resampled']:.0f} % |"
+        )
+    return "\n".join(lines)
+
+
+def _split(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    scaling = [r for r in rows if r.get("table") == "scaling"]
+    return [r for r in rows if r.get("table") != "scaling"], scaling
+
+
+def to_markdown(rows: list[dict]) -> str:
+    """The accuracy table (one row per method), then the cost against ``T``."""
+    accuracy, scaling = _split(rows)
+    text = _accuracy_table(accuracy)
+    if scaling:
+        text += (
+            "\n\nCost against trajectory length (N = "
+            f"{scaling[0]['particles']} particles):\n\n" + _scaling_table(scaling)
+        )
+    return text
+
+
 def notes(rows: list[dict]) -> str:
-    """The enumeration estimate and the resampling rates."""
+    """The enumeration estimate, the resampling rates and the cost."""
+    rows, scaling = _split(rows)
     fine = rows[0]["fine grid"]
     resampled = ", ".join(
         f"{r['method']}: {100 * r['resampled steps']:.0f} %" for r in rows[1:]
     )
-    return (
+    text = (
         f"Enumerating a {FINE_GRID}-value β grid means {fine['hypotheses']:,} "
         f"hypotheses: the log-policy table alone is {fine['table_gib']:.1f} GiB "
         f"({fine['hypotheses']:,} × {fine['states']:,} states × 4 actions, float32) "
@@ -342,12 +338,22 @@ def notes(rows: list[dict]) -> str:
         f"would take about {fine['ms_per_traj'] / 1e3:.1f} s per trajectory (linear "
         f"extrapolation, {fine['scale']:.0f}× the coarse run), if the memory were "
         "there. The particle filter keeps only "
-        "the `[G, K, S, A]` Q-table and N particles; β stays continuous. Steps that "
-        f"resampled and rejuvenated: {resampled}.\n\nCost: on this problem the "
-        "particle filter is slower per trajectory than the coarse enumeration "
-        f"({rows[-1]['ms / trajectory'] / rows[0]['ms / trajectory']:.0f}× at the "
-        "largest N), because every resampling step's Gibbs move scores all G × K "
-        "(goal, budget) pairs for every particle against the whole history "
-        "(O(N G K t A)); that is why only 4 trajectories are run here. Its advantage "
-        "is memory and a continuous β, not speed at this G × K."
+        "the `[G, K, S, A]` Q-table, the `[G, K, B]` running tables and N "
+        f"particles; β stays continuous. Steps that resampled and rejuvenated: "
+        f"{resampled}. At the largest N the particle filter takes "
+        f"{rows[-1]['ms / trajectory'] / rows[0]['ms / trajectory']:.1f}× the "
+        "coarse enumeration's time per trajectory."
     )
+    if scaling:
+        first, last = scaling[0], scaling[-1]
+        text += (
+            "\n\nCost: before the running tables, every resampling step's Gibbs "
+            "move scored all G × K (goal, budget) pairs for every particle against "
+            f"the whole history, O(N G K T A): {first['before ms / step']:.2f} ms "
+            f"per step at T = {first['steps']}, {last['before ms / step']:.2f} ms at "
+            f"T = {last['steps']}. With the tables: {first['after ms / step']:.2f} "
+            f"and {last['after ms / step']:.2f} ms "
+            f"({last['before ms / step'] / last['after ms / step']:.0f}× faster at "
+            "the longest)."
+        )
+    return text

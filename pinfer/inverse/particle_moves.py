@@ -34,6 +34,7 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
+from jax.scipy.special import logsumexp
 
 from pinfer.inverse.hypotheses import check_budgets
 from pinfer.inverse.particle_checks import (
@@ -212,6 +213,20 @@ def history_tables(
     return History(q_tables, states, actions, mask, log_beta_grid, log_lik, slope)
 
 
+def _inverse_cdf(key, logits):
+    """One draw per row of ``softmax(logits)`` ``[N, C]``: one uniform and a
+    cumulative sum per row (cheaper than a Gumbel draw per entry)."""
+    weights = jnp.exp(logits - jnp.max(logits, axis=-1, keepdims=True))
+    cdf = jnp.cumsum(weights, axis=-1)
+    u = jax.random.uniform(key, cdf.shape[:1] + (1,), cdf.dtype) * cdf[:, -1:]
+    index = jnp.sum(cdf <= u, axis=-1)
+    return jnp.minimum(index, logits.shape[-1] - 1).astype(jnp.int32)
+
+
+def _row(table, index):
+    return jnp.take_along_axis(table, index[:, None, None], axis=1)[:, 0]
+
+
 def _log_normal(x, loc, scale):
     return -0.5 * ((x - loc) / scale) ** 2 - jnp.log(scale)
 
@@ -256,39 +271,37 @@ def gibbs_goal_budget_move(
         ...                                      history, uniform_prior(2, 1))
     """
     check_move(key, particles, history, prior, "gibbs_goal_budget_move")
-    num_goals, num_budgets = history.log_lik_table.shape[:2]
-    num_particles = particles.goal.shape[0]
-    key_propose, key_accept = jax.random.split(key)
+    key_goal, key_budget, key_accept = jax.random.split(key, 3)
     log_prior = prior.log_goal[:, None] + prior.log_budget[None, :]
     approx = jax.vmap(interpolate, in_axes=(None, None, None, 0))(
         history.log_lik_table,
         history.log_lik_slope,
         history.log_beta_grid,
         particles.log_beta,
-    ).reshape(num_particles, num_goals * num_budgets)
-    flat = jax.random.categorical(key_propose, log_prior.ravel() + approx)
-    goal = (flat // num_budgets).astype(jnp.int32)
-    budget = (flat % num_budgets).astype(jnp.int32)
-    old_flat = particles.goal * num_budgets + particles.budget
+    )  # [N, G, K]
+    logits = log_prior + approx
+    # (g', k') ~ softmax(logits): g' from its marginal, then k' given g'.
+    goal = _inverse_cdf(key_goal, logsumexp(logits, axis=-1))
+    budget = _inverse_cdf(key_budget, _row(logits, goal))
+    rows = jnp.arange(goal.shape[0])
 
-    def exact(goal, budget):
-        rows, taken = gather_history(
+    def error(goal, budget):
+        """Exact minus interpolated log-likelihood of each particle's pair."""
+        q_rows, q_taken = gather_history(
             history.q_tables, goal, budget, history.states, history.actions
         )
-        return particle_log_likelihood(rows, taken, history.mask, particles.log_beta)
-
-    def error(goal, budget, flat):
-        return (
-            exact(goal, budget)
-            - jnp.take_along_axis(approx, flat[:, None], axis=-1)[:, 0]
+        exact = particle_log_likelihood(
+            q_rows, q_taken, history.mask, particles.log_beta
         )
+        return exact - approx[rows, goal, budget]
 
-    error_old = error(particles.goal, particles.budget, old_flat)
+    error_old = error(particles.goal, particles.budget)
     # A particle the history rules out (error NaN: -inf minus -inf) always moves.
-    log_ratio = error(goal, budget, flat) - jnp.where(
+    log_ratio = error(goal, budget) - jnp.where(
         jnp.isnan(error_old), -jnp.inf, error_old
     )
-    accept = _accept(key_accept, log_ratio) & (flat != old_flat)
+    changed = (goal != particles.goal) | (budget != particles.budget)
+    accept = _accept(key_accept, log_ratio) & changed
     moved = particles._replace(
         goal=jnp.where(accept, goal, particles.goal),
         budget=jnp.where(accept, budget, particles.budget),
