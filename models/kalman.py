@@ -19,10 +19,12 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.linalg import cho_solve
 
 from pinfer.models.gaussian import chol, exact, factor_of_chol, mvn_logpdf
 from pinfer.types import Array, Bool, Float, Scalar
+from pinfer.validation import check_array, check_finite, concrete
 
 __all__ = ["KalmanResult", "kalman_filter", "rts_smoother"]
 
@@ -41,17 +43,48 @@ class KalmanResult(NamedTuple):
     filtered_covs: Float[Array, "T dx dx"]
 
 
-def _check_observations(model: Any, observations: Array, mask) -> None:
-    dy = model.H.shape[0]
-    if observations.ndim != 2 or observations.shape[1] != dy:
-        raise ValueError(
-            f"observations must have shape [T, {dy}] (dy={dy} from model.H), got "
-            f"{observations.shape}."
+_FIELDS = ("m0", "P0", "A", "Q", "H", "R")
+
+
+def _check_inputs(where: str, model: Any, observations: Any, mask: Any) -> Array:
+    missing = [name for name in _FIELDS if not hasattr(model, name)]
+    if missing:
+        raise TypeError(
+            f"{where}: `model` must be a LinearGaussianSSM (fields {list(_FIELDS)}), "
+            f"got {type(model).__name__} without {missing}."
         )
-    if mask is not None and jnp.shape(mask) != observations.shape[:1]:
-        raise ValueError(
-            f"mask must have shape ({observations.shape[0]},), got {jnp.shape(mask)}."
+    dy = jnp.shape(model.H)[0]
+    observations = check_array(
+        observations,
+        "observations",
+        where=where,
+        shape=(None, dy),
+        dtype="float",
+        hint=f"One row of dy={dy} numbers (from model.H) per time step.",
+    )
+    num_steps = observations.shape[0]
+    if mask is not None:
+        mask = check_array(
+            mask,
+            "mask",
+            where=where,
+            shape=(num_steps,),
+            dtype="bool",
+            hint="One flag per observation, False where it is missing.",
         )
+    values = concrete(observations)
+    if values is not None:
+        keep = concrete(mask) if mask is not None else None
+        if keep is not None:
+            values = np.where(np.asarray(keep)[:, None], values, 0.0)
+        check_finite(
+            values,
+            "observations",
+            where=where,
+            axes=("step", "entry"),
+            hint="Mark a missing observation with mask[t] = False.",
+        )
+    return observations
 
 
 @exact
@@ -74,14 +107,18 @@ def kalman_filter(
     Returns:
         A :class:`KalmanResult`.
 
+    Raises:
+        TypeError / ValueError: for a model without the linear-Gaussian fields,
+            observations that are not ``[T, dy]`` floats (or, concrete, NaN or
+            infinite where observed), or a mask that is not a ``[T]`` bool array.
+
     Example:
         >>> model = random_linear_gaussian(jax.random.key(0), 4, 2)
         >>> _, ys = simulate(jax.random.key(1), model, 50)
         >>> kalman_filter(model, ys).filtered_means.shape
         (50, 4)
     """
-    observations = jnp.asarray(observations)
-    _check_observations(model, observations, mask)
+    observations = _check_inputs("kalman_filter", model, observations, mask)
     if mask is None:
         mask = jnp.ones(observations.shape[:1], bool)
     eye = jnp.eye(model.A.shape[0], dtype=model.A.dtype)
@@ -122,9 +159,17 @@ def rts_smoother(
     Returns:
         ``(smoothed_means [T, dx], smoothed_covs [T, dx, dx])``.
 
+    Raises:
+        TypeError / ValueError: as :func:`kalman_filter`.
+
     Example:
-        >>> means, covs = rts_smoother(model, ys)  # doctest: +SKIP
+        >>> model = random_linear_gaussian(jax.random.key(0), 4, 2)
+        >>> _, ys = simulate(jax.random.key(1), model, 50)
+        >>> means, covs = rts_smoother(model, ys)
+        >>> means.shape, covs.shape
+        ((50, 4), (50, 4, 4))
     """
+    observations = _check_inputs("rts_smoother", model, observations, mask)
     filtered = kalman_filter(model, observations, mask)
     A = model.A
 

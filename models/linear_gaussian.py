@@ -24,12 +24,25 @@ import jax.numpy as jnp
 from jax.scipy.linalg import cho_solve
 
 from pinfer.linalg import matvec, rowvec_matmul_t
-from pinfer.models.gaussian import GaussianFactor, exact, factor, mvn_logpdf
+from pinfer.models.gaussian import (
+    GaussianFactor,
+    check_covariance,
+    exact,
+    factor,
+    mvn_logpdf,
+)
 from pinfer.models.kalman import KalmanResult, kalman_filter, rts_smoother
 from pinfer.random import normal
 from pinfer.smc.simulation import simulate
 from pinfer.smc.ssm import AbstractStateSpaceModel
 from pinfer.types import Array, Float, PRNGKey, Scalar
+from pinfer.validation import (
+    check_array,
+    check_finite,
+    check_key,
+    check_range,
+    check_static_int,
+)
 
 __all__ = [
     "LinearGaussianSSM",
@@ -77,6 +90,12 @@ class LinearGaussianSSM(AbstractStateSpaceModel):
             instead of once per step. Replace arrays (``eqx.tree_at``) on the
             unprepared model: a prepared copy keeps its factors.
 
+    Raises:
+        TypeError / ValueError: on construction, for fields that are not float
+            arrays of matching shapes, and (concrete fields) NaN or infinite
+            entries, or covariances ``P0``, ``Q``, ``R`` that are not symmetric
+            positive definite.
+
     Example:
         >>> model = LinearGaussianSSM(
         ...     m0=jnp.zeros(1), P0=jnp.eye(1), A=0.9 * jnp.eye(1), Q=jnp.eye(1),
@@ -97,27 +116,38 @@ class LinearGaussianSSM(AbstractStateSpaceModel):
     factors: LinearGaussianFactors | None = None
 
     def __check_init__(self):
+        where = "LinearGaussianSSM"
+        for name in ("m0", "P0", "A", "Q", "H", "R"):
+            check_array(getattr(self, name), name, where=where, dtype="float")
         dx = self.m0.shape[0] if self.m0.ndim == 1 else None
         if dx is None:
-            raise ValueError(f"m0 must be a vector [dx], got shape {self.m0.shape}.")
+            raise ValueError(
+                f"{where}: `m0` must be a vector [dx], got shape {self.m0.shape}."
+            )
         dy = self.H.shape[0] if self.H.ndim == 2 else None
         if dy is None:
-            raise ValueError(f"H must be a matrix [dy, dx], got shape {self.H.shape}.")
+            raise ValueError(
+                f"{where}: `H` must be a matrix [dy, dx], got shape {self.H.shape}."
+            )
         expected = {"P0": (dx, dx), "A": (dx, dx), "Q": (dx, dx)}
         expected |= {"H": (dy, dx), "R": (dy, dy)}
         for name, shape in expected.items():
             seen = getattr(self, name).shape
             if seen != shape:
                 raise ValueError(
-                    f"LinearGaussianSSM.{name} must have shape {shape} for state "
+                    f"{where}: `{name}` must have shape {shape} for state "
                     f"dimension dx={dx} (from m0) and observation dimension dy={dy} "
                     f"(from H), got {seen}. Check the order of the arguments."
                 )
+        for name in ("m0", "A", "H"):
+            check_finite(getattr(self, name), name, where=where)
+        for name in ("P0", "Q", "R"):
+            check_covariance(getattr(self, name), name, where)
         if self.factors is not None and not isinstance(
             self.factors, LinearGaussianFactors
         ):
             raise TypeError(
-                "LinearGaussianSSM.factors must be None (the default) or the "
+                f"{where}: `factors` must be None (the default) or the "
                 f"LinearGaussianFactors that prepare() computes, got "
                 f"{type(self.factors).__name__}."
             )
@@ -245,11 +275,27 @@ def random_linear_gaussian(
         transition_scale, observation_scale: typical noise standard deviations.
         dtype: float dtype (default: jax's default float).
 
+    Raises:
+        TypeError / ValueError: for a bad key, dimensions that are not positive
+            ints, a negative (or NaN) spectral radius or non-positive scales.
+
     Example:
         >>> model = random_linear_gaussian(jax.random.key(0), 4, 2)
         >>> model.A.shape, model.H.shape
         ((4, 4), (2, 4))
     """
+    where = "random_linear_gaussian"
+    check_key(key, where=where)
+    dx = check_static_int(dx, "dx", 1, where=where)
+    dy = check_static_int(dy, "dy", 1, where=where)
+    check_array(spectral_radius, "spectral_radius", where=where, shape=())
+    check_range(spectral_radius, "spectral_radius", where=where, low=0.0)
+    for name, value in (
+        ("transition_scale", transition_scale),
+        ("observation_scale", observation_scale),
+    ):
+        check_array(value, name, where=where, shape=())
+        check_range(value, name, where=where, low=0.0, low_open=True)
     dtype = jnp.result_type(float) if dtype is None else dtype
     key_a, key_q, key_h, key_r = jax.random.split(key, 4)
     rotation, _ = jnp.linalg.qr(jax.random.normal(key_a, (dx, dx), dtype))

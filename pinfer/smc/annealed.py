@@ -53,8 +53,16 @@ import jax
 import jax.numpy as jnp
 
 from pinfer.diagnostics.ess import log_ess
+from pinfer.smc._checks import check_fraction_arg, check_log_weights
 from pinfer.smc.resampling import normalize, systematic
 from pinfer.types import Array, Float, Int, PRNGKey, Scalar
+from pinfer.validation import (
+    check_array,
+    check_callable,
+    check_key,
+    check_range,
+    check_static_int,
+)
 
 __all__ = [
     "annealed_log_lookahead",
@@ -82,6 +90,7 @@ def ess_fraction(log_weights: Float[Array, " num_particles"]) -> Scalar:
         >>> ess_fraction(jnp.log(jnp.array([1.0, 1.0, 0.0, 0.0])))
         Array(0.5, dtype=float32)
     """
+    log_weights = check_log_weights(log_weights, "log_weights", "ess_fraction")
     return jnp.exp(log_ess(log_weights) - jnp.log(log_weights.shape[0]))
 
 
@@ -102,6 +111,7 @@ def entropy_fraction(log_weights: Float[Array, " num_particles"]) -> Scalar:
         >>> entropy_fraction(jnp.log(jnp.array([1.0, 1.0, 0.0, 0.0])))
         Array(0.5, dtype=float32)
     """
+    log_weights = check_log_weights(log_weights, "log_weights", "entropy_fraction")
     log_w = normalize(log_weights)
     finite = jnp.isfinite(log_w)
     entropy = -jnp.sum(jnp.where(finite, jnp.exp(log_w) * log_w, 0.0))
@@ -145,6 +155,28 @@ def annealing_exponent(
         >>> bool(ess_fraction(alpha * log_w) >= 0.5)
         True
     """
+    log_weights, target_diversity = _check_common(
+        "annealing_exponent",
+        log_weights,
+        target_diversity,
+        diversity_fn,
+        num_bisection_steps,
+    )
+    return _exponent(log_weights, target_diversity, diversity_fn, num_bisection_steps)
+
+
+def _check_common(where, log_weights, target_diversity, diversity_fn, num_steps):
+    log_weights = check_log_weights(log_weights, "log_weights", where)
+    target_diversity = check_fraction_arg(
+        target_diversity, "target_diversity", where, low_open=True
+    )
+    check_callable(diversity_fn, "diversity_fn", where=where)
+    check_static_int(num_steps, "num_bisection_steps", 1, where=where)
+    return log_weights, target_diversity
+
+
+def _exponent(log_weights, target_diversity, diversity_fn, num_bisection_steps):
+    """:func:`annealing_exponent` without its checks."""
     dtype = log_weights.dtype
     target = jnp.asarray(target_diversity, dtype)
 
@@ -198,6 +230,18 @@ def tempered_resample(
         >>> idx.shape, log_w.shape
         ((4,), (4,))
     """
+    where = "tempered_resample"
+    check_key(key, where=where)
+    log_weights = check_log_weights(log_weights, "log_weights", where)
+    num_samples = check_static_int(num_samples, "num_samples", 1, where=where)
+    check_array(alpha, "alpha", where=where, ndim=0, dtype="number")
+    check_range(alpha, "alpha", where=where, low=0.0, high=1.0)
+    check_callable(base_resample_fn, "base_resample_fn", where=where)
+    return _tempered_resample(key, log_weights, num_samples, alpha, base_resample_fn)
+
+
+def _tempered_resample(key, log_weights, num_samples, alpha, base_resample_fn):
+    """:func:`tempered_resample` without its checks."""
     alpha = jnp.asarray(alpha, log_weights.dtype)
     indices = base_resample_fn(key, _temper(log_weights, alpha), num_samples)
     correction = _temper(log_weights, 1.0 - alpha)
@@ -239,7 +283,10 @@ def annealed_resample(
         (1 - alpha) log w_a, scalar alpha)``.
 
     Raises:
-        ValueError: if a concrete ``target_diversity`` is outside ``(0, 1]``.
+        TypeError / ValueError: for a bad key, log-weights that are not ``[N]``
+            floats (or, concrete, NaN / ``+inf``), a ``target_diversity`` outside
+            ``(0, 1]`` (a traced one stops the run through ``eqx.error_if``), or
+            counts that are not positive ints.
 
     Example:
         >>> log_w = jnp.array([0.0, -5.0, -10.0, -15.0])
@@ -247,19 +294,16 @@ def annealed_resample(
         >>> bool(alpha < 1.0), idx.shape
         (True, (4,))
     """
-    if isinstance(target_diversity, int | float) and not 0 < target_diversity <= 1:
-        raise ValueError(
-            f"`target_diversity` must lie in (0, 1] (a fraction of the particles, "
-            f"e.g. 0.5 for ESS >= N / 2), got {target_diversity!r}."
-        )
-    alpha = annealing_exponent(
-        log_weights,
-        target_diversity,
-        diversity_fn=diversity_fn,
-        num_bisection_steps=num_bisection_steps,
+    where = "annealed_resample"
+    check_key(key, where=where)
+    log_weights, target_diversity = _check_common(
+        where, log_weights, target_diversity, diversity_fn, num_bisection_steps
     )
-    indices, new_log_weights = tempered_resample(
-        key, log_weights, num_samples, alpha, base_resample_fn=base_resample_fn
+    num_samples = check_static_int(num_samples, "num_samples", 1, where=where)
+    check_callable(base_resample_fn, "base_resample_fn", where=where)
+    alpha = _exponent(log_weights, target_diversity, diversity_fn, num_bisection_steps)
+    indices, new_log_weights = _tempered_resample(
+        key, log_weights, num_samples, alpha, base_resample_fn
     )
     return indices, new_log_weights, alpha
 
@@ -294,10 +338,12 @@ def annealed_log_lookahead(
         >>> bool(ess_fraction(log_first) >= 0.5)
         True
     """
-    alpha = annealing_exponent(
+    log_weights, target_diversity = _check_common(
+        "annealed_log_lookahead",
         log_weights,
         target_diversity,
-        diversity_fn=diversity_fn,
-        num_bisection_steps=num_bisection_steps,
+        diversity_fn,
+        num_bisection_steps,
     )
+    alpha = _exponent(log_weights, target_diversity, diversity_fn, num_bisection_steps)
     return jnp.where(jnp.isneginf(log_weights), 0.0, (alpha - 1.0) * log_weights)

@@ -32,6 +32,15 @@ import jax.numpy as jnp
 
 from pinfer.smc.resampling import normalize
 from pinfer.types import Array, ArrayTree, Bool, Float, PRNGKey, Scalar
+from pinfer.validation import (
+    check_array,
+    check_callable,
+    check_finite,
+    check_key,
+    check_range,
+    check_static_int,
+    check_type,
+)
 
 __all__ = [
     "HMCParams",
@@ -166,6 +175,10 @@ def rwm_step(
         >>> state = rwm_init(jnp.zeros(2), fn)
         >>> state, info = rwm_step(jax.random.key(0), state, fn, 0.5 * jnp.eye(2))
     """
+    dim = _check_step("rwm_step", key, state, RWMState, log_density_fn)
+    check_array(scale_tril, "scale_tril", where="rwm_step", shape=(dim, dim))
+    check_array(scale_tril, "scale_tril", where="rwm_step", dtype="float")
+    check_finite(scale_tril, "scale_tril", where="rwm_step")
     x = state.position
     if x.ndim == 1:
         z, log_u = _noise(key, 1, x.shape[0], x.dtype)
@@ -173,6 +186,22 @@ def rwm_step(
     z, log_u = _noise(key, x.shape[0], x.shape[1], x.dtype)
     move = jax.vmap(lambda s, zi, ui: _rwm_move(s, zi, ui, log_density_fn, scale_tril))
     return move(state, z, log_u)
+
+
+def _check_step(where, key, state, state_type, log_density_fn) -> int:
+    """Checks shared by the two steps; returns the dimension ``d``."""
+    check_key(key, where=where)
+    check_type(state, "state", state_type, where=where)
+    check_callable(log_density_fn, "log_density_fn", where=where)
+    position = check_array(state.position, "state.position", where=where, ndim=(1, 2))
+    return position.shape[-1]
+
+
+def _check_positive(value, name, where, shape=None) -> None:
+    """A float array (or scalar) of ``shape``, finite and > 0 when concrete."""
+    check_array(value, name, where=where, shape=shape, dtype="number")
+    check_finite(value, name, where=where)
+    check_range(value, name, where=where, low=0.0, low_open=True)
 
 
 def hmc_init(position: Float[Array, "dim"], log_density_fn: LogDensityFn) -> HMCState:
@@ -236,6 +265,11 @@ def hmc_step(
         >>> state = hmc_init(jnp.zeros(2), fn)
         >>> state, info = hmc_step(jax.random.key(0), state, fn, 0.3, jnp.ones(2), 5)
     """
+    where = "hmc_step"
+    dim = _check_step(where, key, state, HMCState, log_density_fn)
+    _check_positive(step_size, "step_size", where, shape=())
+    _check_positive(inverse_mass, "inverse_mass", where, shape=(dim,))
+    check_static_int(num_leapfrog_steps, "num_leapfrog_steps", 1, where=where)
     x = state.position
 
     def move(s, zi, ui):
@@ -295,6 +329,11 @@ def build_rwm(*, scale: float | None = None, jitter: float = 1e-6) -> MCMCKernel
         >>> params.scale_tril.shape
         (3, 3)
     """
+    if scale is not None:
+        _check_positive(scale, "scale", "build_rwm", shape=())
+    check_array(jitter, "jitter", where="build_rwm", shape=(), dtype="number")
+    check_finite(jitter, "jitter", where="build_rwm")
+    check_range(jitter, "jitter", where="build_rwm", low=0.0)
 
     def covariance_tril(positions, log_weights, previous):
         dim = positions.shape[-1]
@@ -356,10 +395,24 @@ def build_hmc(
         >>> kernel.init_params(jnp.eye(3), jnp.zeros(3)).inverse_mass.shape
         (3,)
     """
-    if int(num_leapfrog_steps) < 1:
-        raise ValueError(
-            f"num_leapfrog_steps must be a positive int, got {num_leapfrog_steps!r}."
+    where = "build_hmc"
+    _check_positive(step_size, "step_size", where, shape=())
+    check_static_int(num_leapfrog_steps, "num_leapfrog_steps", 1, where=where)
+    if target_acceptance is not None:
+        check_array(target_acceptance, "target_acceptance", where=where, shape=())
+        check_range(
+            target_acceptance,
+            "target_acceptance",
+            where=where,
+            low=0.0,
+            high=1.0,
+            low_open=True,
+            high_open=True,
         )
+    check_array(adaptation_rate, "adaptation_rate", where=where, shape=())
+    check_finite(adaptation_rate, "adaptation_rate", where=where)
+    check_range(adaptation_rate, "adaptation_rate", where=where, low=0.0)
+    check_type(adapt_mass, "adapt_mass", bool, where=where)
 
     def inverse_mass(positions, log_weights, previous):
         if not adapt_mass:

@@ -19,10 +19,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from pinfer.base import check_key
+from pinfer.smc._checks import implements_or_has
 from pinfer.smc.particle_filter import ParticleFilterResult
-from pinfer.smc.ssm import implements, prepared
+from pinfer.smc.ssm import prepared
 from pinfer.types import ArrayTree, PRNGKey
+from pinfer.validation import check_key, check_static_int, check_type
 
 __all__ = ["backward_simulation"]
 
@@ -43,8 +44,9 @@ def backward_simulation(
         Trajectories: a pytree like one particle with leading axes ``[M, T]``.
 
     Raises:
-        ValueError: when ``history`` has no history or the model has no
-            ``log_transition``.
+        TypeError / ValueError: for a bad key, a ``history`` that is not a
+            :class:`~pinfer.smc.ParticleFilterResult` with history, a model without
+            ``log_transition``, or a ``num_samples`` that is not a positive int.
 
     Example:
         >>> history = particle_filter(key, model, ys, 500, keep_history=True)
@@ -52,21 +54,21 @@ def backward_simulation(
         >>> paths.shape  # doctest: +SKIP
         (100, T, dx)
     """
-    check_key(key)
-    if history.ancestors is None or history.log_weights.ndim != 2:
+    where = "backward_simulation"
+    check_key(key, where=where)
+    check_type(history, "history", ParticleFilterResult, where=where)
+    if history.ancestors is None or jnp.ndim(history.log_weights) != 2:
         raise ValueError(
-            "backward_simulation needs the filter's history: run "
+            f"{where}: `history` holds no history (log_weights of shape "
+            f"{tuple(jnp.shape(history.log_weights))}); run "
             "particle_filter(..., keep_history=True) and pass its result."
         )
-    if not implements(model, "log_transition"):
+    if not implements_or_has(model, "log_transition"):
         raise ValueError(
-            f"{type(model).__name__} does not implement `log_transition`, which "
-            "backward simulation needs to reweight the filtering particles."
+            f"{where}: {type(model).__name__} does not implement `log_transition`, "
+            "which backward simulation needs to reweight the filtering particles."
         )
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int):
-        raise TypeError(f"num_samples must be a Python int, got {num_samples!r}.")
-    if num_samples <= 0:
-        raise ValueError(f"num_samples must be positive, got {num_samples}.")
+    num_samples = check_static_int(num_samples, "num_samples", 1, where=where)
 
     num_steps = history.log_weights.shape[0]
     model = prepared(model)

@@ -210,14 +210,14 @@ def test_shape_errors_are_clear():
         R=jnp.eye(2),
     )
     LinearGaussianSSM(**good)
-    with pytest.raises(ValueError, match=r"R must have shape \(2, 2\).*got \(3, 3\)"):
+    with pytest.raises(ValueError, match=r"`R` must have shape \(2, 2\).*got \(3, 3\)"):
         LinearGaussianSSM(**(good | {"R": jnp.eye(3)}))
-    with pytest.raises(ValueError, match=r"A must have shape \(3, 3\)"):
+    with pytest.raises(ValueError, match=r"`A` must have shape \(3, 3\)"):
         LinearGaussianSSM(**(good | {"A": jnp.eye(2)}))
-    with pytest.raises(ValueError, match="m0 must be a vector"):
+    with pytest.raises(ValueError, match="`m0` must be a vector"):
         LinearGaussianSSM(**(good | {"m0": jnp.zeros((3, 1))}))
     model = LinearGaussianSSM(**good)
-    with pytest.raises(ValueError, match=r"\[T, 2\].*\(4, 3\)"):
+    with pytest.raises(ValueError, match=r"`observations` must have shape \[\*, 2\]"):
         kalman_filter(model, jnp.zeros((4, 3)))
 
 
@@ -267,7 +267,7 @@ def test_prepare_caches_factors_without_changing_the_model(problem64):
             jax.grad(total)(params, True), jax.grad(total)(params, False), strict=True
         ):
             np.testing.assert_allclose(got, want, rtol=1e-10)
-    with pytest.raises(TypeError, match="factors must be None"):
+    with pytest.raises(TypeError, match="`factors` must be None"):
         LinearGaussianSSM(
             model.m0, model.P0, model.A, model.Q, model.H, model.R, factors=1.0
         )

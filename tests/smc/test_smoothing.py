@@ -66,6 +66,6 @@ def test_backward_simulation_shapes_and_errors():
     final = particle_filter(key, problem.model, problem.observations, 32)
     with pytest.raises(ValueError, match="keep_history=True"):
         backward_simulation(key, problem.model, final, 5)
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match=r"`num_samples` must be an int >= 1, got 0"):
         backward_simulation(key, problem.model, history, 0)
     assert jnp.all(jnp.isfinite(paths))
