@@ -77,6 +77,22 @@ def _score(**fields):
     return trajectory_log_likelihood(AGENT, _params(), _traj(**fields))
 
 
+def _scalar_cases(make) -> list[Case]:
+    """The four kinds for ``beta`` and ``discount`` of a params constructor."""
+    bad = {
+        "shape": (jnp.ones(2), "(2,)"),
+        "dtype": (True, "bool"),
+        "nan": (NAN, "nan"),
+    }
+    cases = []
+    for arg, out_of_range in (("beta", -0.5), ("discount", 1.5)):
+        values = {**bad, "range": (out_of_range, str(out_of_range))}
+        for kind, (value, shown) in values.items():
+            call = (lambda a, v: lambda: make(**{a: v}))(arg, value)
+            cases.append(Case(arg, kind, call, match=(arg, shown)))
+    return cases
+
+
 def _plan_budget(budget):
     return BudgetAgent(2).init(KEY, _budget(budget=budget))
 
@@ -270,62 +286,10 @@ ENTRIES = {
             match=("world", "TabularMDP", "ArrayImpl"),
         ),
         Case("reward", "type", lambda: _params(reward=2), match=("reward", "int")),
-        Case(
-            "beta", "shape", lambda: _params(beta=jnp.ones(2)), match=("beta", "(2,)")
-        ),
-        Case("beta", "dtype", lambda: _params(beta=True), match=("beta", "bool")),
-        Case("beta", "range", lambda: _params(beta=-1.0), match=("beta", "-1.0")),
-        Case("beta", "nan", lambda: _params(beta=NAN), match=("beta", "nan")),
-        Case(
-            "discount",
-            "shape",
-            lambda: _params(discount=jnp.ones(3)),
-            match=("discount", "(3,)"),
-        ),
-        Case(
-            "discount",
-            "dtype",
-            lambda: _params(discount=False),
-            match=("discount", "bool"),
-        ),
-        Case(
-            "discount",
-            "range",
-            lambda: _params(discount=1.5),
-            match=("discount", "1.5"),
-        ),
-        Case(
-            "discount", "nan", lambda: _params(discount=NAN), match=("discount", "nan")
-        ),
+        *_scalar_cases(_params),
     ],
     "pinfer.agents.BudgetParams": [
-        Case(
-            "beta", "shape", lambda: _budget(beta=jnp.ones(2)), match=("beta", "(2,)")
-        ),
-        Case("beta", "dtype", lambda: _budget(beta=True), match=("beta", "bool")),
-        Case("beta", "range", lambda: _budget(beta=-0.5), match=("beta", "-0.5")),
-        Case("beta", "nan", lambda: _budget(beta=NAN), match=("beta", "nan")),
-        Case(
-            "discount",
-            "shape",
-            lambda: _budget(discount=jnp.ones(2)),
-            match=("discount", "(2,)"),
-        ),
-        Case(
-            "discount",
-            "dtype",
-            lambda: _budget(discount=True),
-            match=("discount", "bool"),
-        ),
-        Case(
-            "discount",
-            "range",
-            lambda: _budget(discount=-0.1),
-            match=("discount", "-0.1"),
-        ),
-        Case(
-            "discount", "nan", lambda: _budget(discount=NAN), match=("discount", "nan")
-        ),
+        *_scalar_cases(_budget),
         Case(
             "budget",
             "shape",
