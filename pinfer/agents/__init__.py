@@ -1,5 +1,7 @@
 """Agents: the ``init`` / ``act`` / ``update`` / ``log_action_prob`` contract, the
-rollout driver, and the likelihood of observed (padded, masked) trajectories.
+rollout driver (with an optional per-step ``summary_fn`` that records agent and
+environment diagnostics online), and the likelihood of observed (padded, masked)
+trajectories.
 
 Agents hold only static structure; goals, reward weights, rationality ``beta``,
 lapse rate, budget and the world model they plan in are ``params`` (vmap, grad, fit).
