@@ -58,7 +58,15 @@ STEP_COST_HINT = (
 
 
 def _check_step_cost(step_cost, where: str):
-    return check_scalar(step_cost, "step_cost", where, low=0.0, hint=STEP_COST_HINT)
+    return check_scalar(
+        step_cost,
+        "step_cost",
+        where,
+        low=0.0,
+        high=float("inf"),
+        high_open=True,
+        hint=STEP_COST_HINT,
+    )
 
 
 def _derive(mdp: TabularMDP, reward, terminal=None) -> TabularMDP:

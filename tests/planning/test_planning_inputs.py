@@ -238,7 +238,7 @@ def test_bad_q_values_are_rejected():
 def test_bad_goal_arguments_are_rejected():
     world = to_mdp(grid_world(2, 2))
     with pytest.raises(
-        ValueError, match=r"`step_cost` must be >= 0.0, got -1.0.*on top"
+        ValueError, match=r"`step_cost` must be in \[0.0, inf\), got -1.0.*on top"
     ):
         goal_reward(world, 3, 10.0, -1.0)
     with pytest.raises(ValueError, match=r"goal_reward: `goal_state` holds 4"):
@@ -311,3 +311,10 @@ def test_traced_values_out_of_range_give_nan_not_numbers():
     np.testing.assert_array_equal(
         jax.jit(goal_reward)(world, 2, 1.0, 0.0).reward, goal_reward(world, 2).reward
     )
+
+
+def test_an_infinite_step_cost_is_rejected():
+    with pytest.raises(
+        ValueError, match=r"`step_cost` must be in \[0.0, inf\), got inf"
+    ):
+        goal_reward(to_mdp(grid_world(2, 2)), 3, 10.0, float("inf"))
