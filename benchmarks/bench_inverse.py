@@ -2,7 +2,8 @@
 
 The problem (``benchmarks/inverse_problem.py``, the model of the memo parity test):
 an 8 x 8 grid with walls, 3 goals, a Boltzmann agent with beta = 2 on the Q-values of
-40 sweeps of value iteration (discount 0.95, reward -1 per step, 10 at the goal).
+40 sweeps of value iteration (discount 0.95, 10 at the goal, -1 per step: a world
+that charges nothing and the agent's extra ``step_cost`` of 1).
 Trajectories have 20 steps each (agents keep acting after their goal, so every
 trajectory is full length); every implementation returns the goal posterior after
 every step (``[N, 21, 3]``), in float32:

@@ -1,37 +1,40 @@
 """Exact goal × β × budget inference at scale: planning and filtering, time and memory.
 
-The problem: a 64 × 64 grid (random walls on 15 % of the cells; cells cut off from
-the largest open region are walled in, so every goal is reachable), 16 goal cells, a
-β grid of two values (1 and 4) and budgets ``k = 1..10`` (L-IBM, Jacob, Gupta and
-Andreas, 2024): ``H = 16 × 2 × 10 = 320`` hypotheses, each a Boltzmann log-policy
-table ``[S, A] = [4096, 4]``. The agent pays 1 per step, gets 10 on entering its goal
-(which ends its episode) and discounts by 0.95; the world has no other reward and
-other goals are ordinary cells. 10,000 trajectories are simulated (one ``vmap``-ed
-``lax.scan``) from agents with a uniformly drawn hypothesis, starting 5-25 moves
-from their goal, observed for 30-50 steps (uniform) or until they reach the goal;
-they are padded to ``T = 50`` with a mask.
+Two problems. **Budgets** (the first table): a 64 × 64 grid (random walls on 15 % of
+the cells; cells cut off from the largest open region are walled in, so every goal
+is reachable), 16 goal cells, a β grid of two values (1 and 4) and budgets
+``k = 1..10`` (L-IBM, Jacob, Gupta and Andreas, 2024): ``H = 16 × 2 × 10 = 320``
+hypotheses, each a Boltzmann log-policy table ``[S, A] = [4096, 4]``. The world
+charges 1 per step (``make_gridworld``'s ``step_reward = -1``: the world owns the
+cost of a step, and the agent adds no extra ``step_cost``), the agent gets 10 on
+entering its goal (which ends its episode) and discounts by 0.95; other goals are
+ordinary cells. 10,000 trajectories are simulated (one ``vmap``-ed ``lax.scan``)
+from agents with a uniformly drawn hypothesis, starting 5-25 moves from their goal,
+observed for 30-50 steps (uniform) or until they reach the goal; they are padded to
+``T = 50`` with a mask.
 
 Stages (each row one configuration):
 
 * **plan, dense**: ``pinfer.inverse.goal_log_policies`` on the world's
-  ``TabularMDP`` from ``GridWorld.tabular_mdp`` (dense ``transition [S, A, S]``,
-  268 MB in float32): one ``budget_limited_planning`` scan of 10 sweeps per goal,
-  ``vmap`` over goals, read out at every budget and β. Output ``[16, 2, 10, S, A]``.
-* **plan, successor table**: the same table from a hand-written planner kept in this
-  benchmark that replaces the Bellman expectation by a gather through the
-  deterministic successor table ``[S, A]`` (``GridWorld.successor_table``):
-  ``Q = R + γ V[succ]``. ``max |Δ|`` is its largest difference of a log-probability
-  from the dense planner's.
+  ``TabularMDP`` built inside ``jit`` (so without a successor table: dense
+  ``transition [S, A, S]``, 268 MB in float32, and Bellman expectations over it):
+  one ``budget_limited_planning`` scan of 10 sweeps per goal, ``vmap`` over goals,
+  read out at every budget and β. Output ``[16, 2, 10, S, A]``.
+* **plan, successor table**: the same call on the same world built from concrete
+  arrays, where ``TabularMDP`` finds the successor table of the deterministic moves
+  and the planners gather ``V[successors]`` instead. ``max |Δ|`` is its largest
+  difference of a log-probability from the dense planner's.
 * **filter, vmap** / **filter, lax.map**: the posterior over goals after every step
   of all 10,000 trajectories from the planned table: ``pinfer.inverse.goal_posterior``
   over the 320 hypotheses per trajectory, marginalised to the goal
   (``logsumexp`` over β and budget), output ``[N, T + 1, G]``; either one ``vmap``
   over all trajectories or ``lax.map(..., batch_size=200)`` (chunks of 200
   ``vmap``-ed trajectories) to bound the working memory.
-* **plan + filter, infer_goals**: the end-to-end public call,
-  ``jax.vmap(pinfer.inverse.infer_goals, in_axes=(None,) * 4 + (0, 0, 0))`` with
-  ``budgets=range(1, 11)`` on ``T + 1`` states (so the transition term
-  ``log T(s' | s, a)`` enters too): planning runs once, inside the same ``jit``.
+* **plan + filter, infer_goals**: the end-to-end public call on the batch,
+  ``infer_goals(mdp, goals, betas, 0.95, states [N, T + 1], actions [N, T], mask
+  [N, T], budgets=range(1, 11))`` (so the transition term ``log T(s' | s, a)``
+  enters too) with its default ``batch_size``: planning once, the filter in chunks,
+  inside the same ``jit``.
 
 Timing: each configuration runs in a fresh subprocess. Its inputs are built first
 (untimed), then the function is compiled (``jit(f).lower(*args).compile()``, the
@@ -51,6 +54,12 @@ outputs and the temporaries it allocates ("temp MB"). On a GPU,
 ``memory_stats()["peak_bytes_in_use"]`` is reported instead of ΔRSS. Quick mode
 (16 × 16 grid, 4 goals, budgets 1-3, 200 trajectories) runs every configuration in
 one process, so its memory figures are only indicative.
+
+**Batches at scale** (the second table, :mod:`benchmarks.inverse_batch`): 64 goals
+× 4 β values, ``T = 50``, 10,000 trajectories, the public batched ``infer_goals`` end
+to end at two batch sizes, each in a fresh subprocess whose whole peak resident
+memory (Python, jax, the world, the data, compilation, the result) is reported against
+the 1 GB target.
 """
 
 import gc
@@ -65,11 +74,13 @@ from functools import partial
 
 import numpy as np
 
-__all__ = ["TITLE", "notes", "run", "successor_log_policies", "to_markdown"]
+from benchmarks import inverse_batch
+
+__all__ = ["TITLE", "notes", "run", "to_markdown"]
 
 TITLE = (
-    "Exact inverse planning at scale (64 × 64 grid, 16 goals × 2 β × 10 budgets, "
-    "10,000 trajectories)"
+    "Exact inverse planning at scale (64 × 64 grid, 10,000 trajectories: 16 goals × "
+    "2 β × 10 budgets; 64 goals × 4 β in batches)"
 )
 FULL = {
     "size": 64,
@@ -92,14 +103,14 @@ QUICK = {
     "runs": 3,
 }
 BETAS = (1.0, 4.0)
-DISCOUNT, GOAL_VALUE, STEP_COST, WALL_FRACTION, SEED = 0.95, 10.0, 1.0, 0.15, 0
+DISCOUNT, GOAL_VALUE, WALL_FRACTION, SEED = 0.95, 10.0, 0.15, 0
 MIN_SAMPLE_S = 0.05
 TASKS = (
     ("plan", "dense (goal_log_policies)"),
-    ("plan", "successor table (hand-written)"),
+    ("plan", "successor table (goal_log_policies)"),
     ("filter", "goal_posterior, vmap"),
     ("filter", "goal_posterior, lax.map"),
-    ("plan + filter", "infer_goals, vmap"),
+    ("plan + filter", "infer_goals, batch"),
 )
 
 
@@ -163,61 +174,29 @@ def _distances(successors: np.ndarray, goal: int) -> np.ndarray:
     return dist
 
 
-def successor_log_policies(successors, goal_states, betas, budgets):
-    """The table of ``goal_log_policies`` for deterministic moves, by gathers.
-
-    ``successors [S, A]``; returns ``[G, B, K, S, A]`` with the problem's constants.
-    """
-    import jax
-    import jax.numpy as jnp
-    from jax import lax
-
-    num_states = successors.shape[0]
-
-    def plan(goal):
-        is_goal = jnp.arange(num_states) == goal
-        reward = GOAL_VALUE * (successors == goal) - STEP_COST
-        reward = jnp.where(is_goal[:, None], 0.0, reward)
-
-        def sweep(values, _):
-            q = jnp.where(is_goal[:, None], 0.0, reward + DISCOUNT * values[successors])
-            return q.max(axis=1), q
-
-        _, q = lax.scan(sweep, jnp.zeros(num_states), length=max(budgets))
-        q = jnp.concatenate([jnp.zeros_like(q[:1]), q])
-        return q[jnp.asarray(budgets)]
-
-    q = jax.vmap(plan)(goal_states)  # [G, K, S, A]
-    return jax.nn.log_softmax(betas[None, :, None, None, None] * q[:, None], axis=-1)
-
-
 def _problem(config):
-    """World, goals, planned table and simulated trajectories (deterministic)."""
+    """World (dense and with successors), goals, planned table and trajectories."""
     import jax
     import jax.numpy as jnp
 
     from pinfer.envs import make_gridworld
     from pinfer.inverse import goal_log_policies
+    from pinfer.planning import TabularMDP
 
     layout = random_layout(config["size"], config["num_goals"], SEED)
-    env, params = make_gridworld(layout, step_reward=0.0, goals_terminal=False)
-    mdp = env.tabular_mdp(params)
-    successors = env.successor_table(params)
+    env, params = make_gridworld(layout, goals_terminal=False)
+    dense = jax.jit(env.tabular_mdp)(params)  # built under jit: no successor table
+    mdp = TabularMDP(dense.transition, dense.reward, dense.terminal)  # finds it
     goals = params.goal_cells
     betas = jnp.asarray(BETAS)
     log_policies = jax.jit(
-        partial(
-            goal_log_policies,
-            budgets=config["budgets"],
-            goal_value=GOAL_VALUE,
-            step_cost=STEP_COST,
-        )
-    )(mdp, goals, betas, DISCOUNT)
+        partial(goal_log_policies, budgets=config["budgets"], goal_value=GOAL_VALUE)
+    )(dense, goals, betas, DISCOUNT)
     free = ~np.asarray(params.walls).ravel()
     data = _simulate(
-        config, np.asarray(successors), free, np.asarray(goals), log_policies
+        config, np.asarray(mdp.successors), free, np.asarray(goals), log_policies
     )
-    return mdp, successors, goals, betas, log_policies, data
+    return dense, mdp, goals, betas, log_policies, data
 
 
 def _simulate(config, successors, free, goals, log_policies):
@@ -289,38 +268,33 @@ def _goal_filter(log_policies, states, actions, mask, batch_size=None):
 
 
 def _infer_goals_batch(mdp, goals, betas, states, actions, mask, budgets):
-    import jax
-
     from pinfer.inverse import infer_goals
 
-    def one(s, a, m):
-        return infer_goals(
-            mdp,
-            goals,
-            betas,
-            DISCOUNT,
-            s,
-            a,
-            m,
-            budgets=budgets,
-            goal_value=GOAL_VALUE,
-            step_cost=STEP_COST,
-        ).log_goal_posterior
-
-    return jax.vmap(one)(states, actions, mask)
+    return infer_goals(
+        mdp,
+        goals,
+        betas,
+        DISCOUNT,
+        states,
+        actions,
+        mask,
+        budgets=budgets,
+        goal_value=GOAL_VALUE,
+    ).log_goal_posterior
 
 
 def _task(index, config, problem):
     """``(function, args)`` of configuration ``index`` of ``TASKS``."""
-    mdp, successors, goals, betas, log_policies, (states, actions, mask, _) = problem
+    dense, mdp, goals, betas, log_policies, (states, actions, mask, _) = problem
     budgets = config["budgets"]
-    plan_kwargs = {"budgets": budgets, "goal_value": GOAL_VALUE, "step_cost": STEP_COST}
+    plan_kwargs = {"budgets": budgets, "goal_value": GOAL_VALUE}
     from pinfer.inverse import goal_log_policies
 
     data = (states, actions, mask)
+    plan = partial(goal_log_policies, **plan_kwargs)
     return [
-        (partial(goal_log_policies, **plan_kwargs), (mdp, goals, betas, DISCOUNT)),
-        (partial(successor_log_policies, budgets=budgets), (successors, goals, betas)),
+        (plan, (dense, goals, betas, DISCOUNT)),
+        (plan, (mdp, goals, betas, DISCOUNT)),
         (_goal_filter, (log_policies, *data)),
         (partial(_goal_filter, batch_size=config["batch_size"]), (log_policies, *data)),
         (partial(_infer_goals_batch, budgets=budgets), (mdp, goals, betas, *data)),
@@ -453,7 +427,7 @@ def run(quick: bool) -> list[dict]:
                 **result,
             }
         )
-    return rows
+    return rows + [{"stage": "batch", **row} for row in inverse_batch.run(quick)]
 
 
 def _mb(value) -> str:
@@ -461,7 +435,9 @@ def _mb(value) -> str:
 
 
 def to_markdown(rows: list[dict]) -> str:
-    """One line per configuration."""
+    """The budget stages, one line per configuration, then the batch sizes."""
+    batches = [r for r in rows if r["stage"] == "batch"]
+    rows = [r for r in rows if r["stage"] != "batch"]
     lines = [
         "| stage | implementation | trajectories | median s | range s | compile s "
         "| peak MB | XLA args MB | XLA out MB | XLA temp MB | check |",
@@ -485,16 +461,28 @@ def to_markdown(rows: list[dict]) -> str:
             f"{_mb(r['xla_argument_mb'])} | {_mb(r['xla_output_mb'])} | "
             f"{_mb(r['xla_temp_mb'])} | {check} |"
         )
+    if batches:
+        first = batches[0]
+        lines += [
+            "",
+            f"Batched ``infer_goals`` on the {first['grid']} grid, "
+            f"{first['num_hypotheses']} hypotheses ({first['num_goals']} goals × "
+            f"{first['num_betas']} β), each batch size in a fresh subprocess:",
+            "",
+            inverse_batch.to_markdown(batches),
+        ]
     return "\n".join(lines)
 
 
 def notes(rows: list[dict]) -> str:
     """Ratios, throughput and the memory method."""
-    by = {r["implementation"]: r for r in rows}
+    by = {r["implementation"]: r for r in rows if r["stage"] != "batch"}
     dense, succ = by[TASKS[0][1]], by[TASKS[1][1]]
     vmapped, mapped, e2e = by[TASKS[2][1]], by[TASKS[3][1]], by[TASKS[4][1]]
     num = vmapped["num_trajectories"]
-    methods = sorted({r.get("peak_method", "not measured") for r in rows})
+    methods = sorted(
+        {r.get("peak_method", "not measured") for r in rows if r["stage"] != "batch"}
+    )
     return "\n".join(
         [
             f"- Planning all {dense['num_hypotheses']} log-policy tables: dense "
@@ -506,6 +494,13 @@ def notes(rows: list[dict]) -> str:
             f"{_mb(mapped.get('peak_mb'))} MB); end to end with infer_goals "
             f"{e2e['median_s']:.3g} s.",
             f"- Peak memory column: {', '.join(methods)} (see the set-up).",
+            *[
+                f"- Batched infer_goals at batch_size {r['batch_size']:,}: "
+                f"{r['num_trajectories'] / r['median_s']:,.0f} trajectories/s warm; "
+                f"peak RSS {r['peak_mb']:,.0f} MB."
+                for r in rows
+                if r["stage"] == "batch"
+            ],
         ]
     )
 

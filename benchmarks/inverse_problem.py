@@ -2,9 +2,12 @@
 
 An 8 x 8 grid with walls (``LAYOUT``), moves up / down / left / right (a move into
 a wall or off the grid stays put), three candidate goals, and an agent that pays
-``STEP_COST`` per step (a reward of -1), gets ``GOAL_VALUE`` on entering its goal
-(which ends its episode), discounts by ``DISCOUNT`` and acts Boltzmann-rationally
-with ``BETA`` on the Q-values of value iteration. NumPy only (no memo import), so
+``STEP_COST`` per step, gets ``GOAL_VALUE`` on entering its goal (which ends its
+episode), discounts by ``DISCOUNT`` and acts Boltzmann-rationally with ``BETA`` on
+the Q-values of value iteration. The world itself charges nothing (its reward is
+0), so the agent's extra ``step_cost`` is the whole cost of a step: a reward of -1
+per step, charged once (pinfer's convention: the world owns the cost of a step and
+``step_cost`` is added on top of it). NumPy only (no memo import), so
 tests can build the problem without loading memo.
 """
 

@@ -84,7 +84,7 @@ __all__ = [
     "infer_goals",
 ]
 
-DEFAULT_BATCH_SIZE = 256
+DEFAULT_BATCH_SIZE = 128
 """Trajectories filtered at once by a batched :func:`infer_goals` call."""
 
 
@@ -152,7 +152,37 @@ def _infer_batch(
     one = partial(_infer_one, log_policies, log_prior, mdp, joint_history=joint_history)
     if batch_size is None or batch_size >= actions.shape[0]:
         return jax.vmap(one)(states, actions, mask)
-    return lax.map(lambda xs: one(*xs), (states, actions, mask), batch_size=batch_size)
+    return map_chunks(jax.vmap(one), (states, actions, mask), batch_size)
+
+
+def map_chunks(fn, xs, batch_size: int):
+    """``fn`` (batched) over chunks of ``batch_size`` along the leading axis of
+    ``xs``, written into one preallocated output.
+
+    Unlike ``lax.map(..., batch_size=b)``, which concatenates the remainder's
+    results to the others (a second copy of the whole output), the last chunk is
+    shifted back to end at ``N`` and recomputes a few rows, so the output exists
+    once and the working memory is one chunk's. Needs ``N >= batch_size``.
+    """
+    num = jax.tree.leaves(xs)[0].shape[0]
+    num_chunks = -(-num // batch_size)
+
+    def chunk(start):
+        return jax.tree.map(
+            lambda x: lax.dynamic_slice_in_dim(x, start, batch_size), xs
+        )
+
+    shapes = jax.eval_shape(lambda: fn(*chunk(0)))
+    out = jax.tree.map(lambda s: jnp.zeros((num, *s.shape[1:]), s.dtype), shapes)
+
+    def body(i, out):
+        start = jnp.minimum(i * batch_size, num - batch_size)
+        result = fn(*chunk(start))
+        return jax.tree.map(
+            lambda o, r: lax.dynamic_update_slice_in_dim(o, r, start, 0), out, result
+        )
+
+    return lax.fori_loop(0, num_chunks, body, out)
 
 
 def _first_states(states, mask):

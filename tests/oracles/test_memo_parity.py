@@ -2,8 +2,9 @@
 
 The model (``benchmarks/inverse_problem.py``): an 8 x 8 grid with walls, three
 goals, a Boltzmann agent with beta = 2 on the Q-values of ``NUM_SWEEPS`` sweeps of
-value iteration with discount 0.95, a step cost of 1 (a reward of -1 per step) and a
-goal worth 10. memo (``benchmarks/memo_gridworld.py``) computes Q by its own
+value iteration with discount 0.95, a step cost of 1 (the world charges nothing, so
+the agent's ``step_cost`` is a reward of -1 per step, charged once) and a goal
+worth 10. memo (``benchmarks/memo_gridworld.py``) computes Q by its own
 recursion and the goal posterior by its observer's recursion over the steps; pinfer
 by ``infer_goals``. memo runs in a subprocess with ``JAX_ENABLE_X64=1``: its models
 live at module scope and it installs process-wide hooks (``sys.excepthook``,
