@@ -29,6 +29,7 @@ from pinfer.planning import (
 )
 
 MDP = to_mdp(random_mdp_arrays(0, 4, 2))
+INF = float("inf")
 Q = jnp.array([[1.0, 2.0], [0.0, -1.0]])
 
 
@@ -285,31 +286,31 @@ def test_traced_values_out_of_range_give_nan_not_numbers():
     assert np.isnan(
         jax.jit(lambda d: finite_horizon_value_iteration(MDP, 2, d))(jnp.nan)
     ).all()
+    policy = jax.jit(boltzmann_policy)
+    plan = jax.jit(lambda b: budget_limited_planning(MDP, 0.9, b, 2).log_policies)
     for beta in (-1.0, jnp.nan, jnp.inf):
-        assert np.isnan(jax.jit(boltzmann_policy)(Q, beta)).all()
-        budget = jax.jit(lambda b: budget_limited_planning(MDP, 0.9, b, 2))(beta)
-        assert np.isnan(budget.log_policies).all()
+        assert np.isnan(policy(Q, beta)).all() and np.isnan(plan(beta)).all()
     assert np.isnan(jax.jit(soft_value)(Q, 0.0)).all()
     soft = jax.jit(lambda b: soft_value_iteration(MDP, 0.9, b, 3))(-2.0)
     assert np.isnan(soft.values).all() and not bool(soft.converged)
     # Per-state betas: only the state with the bad one.
-    mixed = jax.jit(boltzmann_policy)(Q, jnp.array([[1.0], [-1.0]]))
+    mixed = policy(Q, jnp.array([[1.0], [-1.0]]))
     assert np.isfinite(mixed[0]).all() and np.isnan(mixed[1]).all()
     assert np.isnan(jax.jit(greedy_policy)(Q, -1.0)).all()
     world = to_mdp(grid_world(2, 2))
-    for goal, value, cost in (
+    goal = jax.jit(goal_reward)
+    for state, value, cost in (
         (7, 1.0, 0.0),
         (-1, 1.0, 0.0),
-        (2, jnp.inf, 0.0),
+        (2, INF, 0.0),
         (2, 1.0, -1.0),
     ):
-        agent = jax.jit(goal_reward)(world, goal, value, cost)
-        assert np.isnan(agent.reward).all()
+        assert np.isnan(goal(world, state, value, cost).reward).all()
     agent = jax.jit(multi_goal_reward)(world, jnp.ones(4), jnp.ones(4, bool), -1.0)
     assert np.isnan(agent.reward).all()
     # Valid traced values plan as usual.
     np.testing.assert_array_equal(
-        jax.jit(goal_reward)(world, 2, 1.0, 0.0).reward, goal_reward(world, 2).reward
+        goal(world, 2, 1.0, 0.0).reward, goal_reward(world, 2).reward
     )
 
 

@@ -296,14 +296,15 @@ def test_jvp_through_the_while_loop():
         mdp = to_mdp(arrays, jnp.float64)
 
         def converged(discount):
-            return value_iteration(mdp, discount, 3000, tol=1e-12).values
+            result = value_iteration(mdp, discount, 3000, tol=1e-12)
+            return result.values, result.num_iterations
 
-        count = int(value_iteration(mdp, 0.9, 3000, tol=1e-12).num_iterations)
+        (_, count), (tangent, _) = jax.jvp(converged, (0.9,), (1.0,))
+        count = int(count)
 
         def scanned(discount):  # the same sweeps as the loop, in a scan
             return value_iteration(mdp, discount, count).values
 
-        _, tangent = jax.jvp(converged, (0.9,), (1.0,))
         # dV/d(discount) <= max|R| / (1 - discount)**2: the terms' size.
         scale = float(np.abs(arrays[1]).max()) / (1 - 0.9) ** 2
         atol = sweep_atol(count, 6, 2, scale, np.float64)
