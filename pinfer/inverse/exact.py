@@ -61,7 +61,7 @@ from pinfer.inverse.filtering import (
 )
 from pinfer.inverse.hypotheses import (
     _error_if_traced_values,
-    check_budgets,
+    check_planner_options,
     check_planning,
     plan_log_policies,
 )
@@ -69,7 +69,6 @@ from pinfer.planning import TabularMDP, max_value
 from pinfer.types import Array, Bool, Float, Int
 from pinfer.validation import (
     check_array,
-    check_callable,
     check_static_int,
     concrete,
     is_traced,
@@ -286,9 +285,9 @@ def infer_goals(
                [98.,  2.]], dtype=float32)
     """
     where = "infer_goals"
-    budgets = check_budgets(budgets, where)
-    num_iterations = check_static_int(num_iterations, "num_iterations", 0, where=where)
-    check_callable(value_fn, "value_fn", where=where)
+    budgets, num_iterations = check_planner_options(
+        budgets, num_iterations, value_fn, where
+    )
     if batch_size is not None:
         batch_size = check_static_int(batch_size, "batch_size", 1, where=where)
     if joint_history is not None and not isinstance(joint_history, bool):

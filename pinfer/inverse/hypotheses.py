@@ -73,6 +73,35 @@ def check_budgets(budgets, where: str) -> tuple[int, ...] | None:
     return budgets
 
 
+def check_planning_scalars(discount, goal_value, step_cost, where: str) -> None:
+    """Scalars of the goal planner: finite; discount in [0, 1]; a cost >= 0."""
+    for name, value in (
+        ("discount", discount),
+        ("goal_value", goal_value),
+        ("step_cost", step_cost),
+    ):
+        check_array(value, name, where=where, ndim=0, dtype="number")
+        check_finite(value, name, where=where)
+    check_range(discount, "discount", where=where, low=0.0, high=1.0)
+    check_range(
+        step_cost,
+        "step_cost",
+        where=where,
+        low=0.0,
+        hint="It is an extra cost of every step, on top of the world's "
+        "reward; for a world without step costs pass a positive cost, not "
+        "a negative reward.",
+    )
+
+
+def check_planner_options(budgets, num_iterations, value_fn, where: str):
+    """``(budgets, num_iterations)`` checked (static), and ``value_fn`` callable."""
+    budgets = check_budgets(budgets, where)
+    num_iterations = check_static_int(num_iterations, "num_iterations", 0, where=where)
+    check_callable(value_fn, "value_fn", where=where)
+    return budgets, num_iterations
+
+
 def check_planning(
     mdp, goal_states, betas, discount, goal_value, step_cost, where: str
 ) -> tuple[Array, Array]:
@@ -110,27 +139,11 @@ def check_planning(
     for name, values in (("goal_states", goal_states), ("betas", betas)):
         if values.shape[0] == 0:
             raise ValueError(f"{where}: `{name}` must not be empty, got shape (0,).")
-    for name, value in (
-        ("discount", discount),
-        ("goal_value", goal_value),
-        ("step_cost", step_cost),
-    ):
-        check_array(value, name, where=where, ndim=0, dtype="number")
-        check_finite(value, name, where=where)
+    check_planning_scalars(discount, goal_value, step_cost, where)
     check_indices(goal_states, "goal_states", mdp.num_states, where=where, what="state")
     check_finite(betas, "betas", where=where)
     check_range(
         betas, "betas", where=where, low=0.0, hint="0 is a uniformly random agent."
-    )
-    check_range(discount, "discount", where=where, low=0.0, high=1.0)
-    check_range(
-        step_cost,
-        "step_cost",
-        where=where,
-        low=0.0,
-        hint="It is an extra cost of every step, on top of the world's "
-        "reward; for a world without step costs pass a positive cost, not "
-        "a negative reward.",
     )
     if concrete(goal_states) is not None and not is_traced(mdp):
         check_goals(mdp, goal_states, where=where)
@@ -240,9 +253,9 @@ def goal_log_policies(
                [ 1., 99.]], dtype=float32)
     """
     where = "goal_log_policies"
-    budgets = check_budgets(budgets, where)
-    num_iterations = check_static_int(num_iterations, "num_iterations", 0, where=where)
-    check_callable(value_fn, "value_fn", where=where)
+    budgets, num_iterations = check_planner_options(
+        budgets, num_iterations, value_fn, where
+    )
     goal_states, betas = check_planning(
         mdp, goal_states, betas, discount, goal_value, step_cost, where
     )

@@ -69,42 +69,29 @@ def _mask(arg, call, good, shape_bad, shape_shown):
     ]
 
 
+def _log_values(arg, call, good, shape_bad, shape_shown, bad=INF):
+    """Log-probabilities or log-weights: a wrong shape, ints, an entry ``bad`` out
+    of range (+inf for a log-prior, a positive one for log-probabilities), a NaN."""
+    out, with_nan = np.array(good, np.float32), np.array(good, np.float32)
+    out.flat[0], with_nan.flat[0] = bad, NAN
+    return [
+        Case(arg, "shape", lambda: call(shape_bad), match=(arg, shape_shown)),
+        Case(
+            arg,
+            "dtype",
+            lambda: call(jnp.zeros(jnp.shape(good), int)),
+            match=(arg, "int32"),
+        ),
+        Case(arg, "range", lambda: call(jnp.asarray(out)), match=(arg, str(bad))),
+        Case(arg, "nan", lambda: call(jnp.asarray(with_nan)), match=(arg, "nan")),
+    ]
+
+
 def _log_table(arg, call, good, shape_bad, shape_shown):
-    """Log-probabilities: a wrong shape, ints, a positive entry, a NaN entry."""
-    positive = np.array(good, np.float32)
-    positive.flat[0] = 3.0
-    with_nan = np.array(good, np.float32)
-    with_nan.flat[0] = NAN
-    return [
-        Case(arg, "shape", lambda: call(shape_bad), match=(arg, shape_shown)),
-        Case(
-            arg,
-            "dtype",
-            lambda: call(jnp.zeros(jnp.shape(good), int)),
-            match=(arg, "int32"),
-        ),
-        Case(arg, "range", lambda: call(jnp.asarray(positive)), match=(arg, "3.0")),
-        Case(arg, "nan", lambda: call(jnp.asarray(with_nan)), match=(arg, "nan")),
-    ]
+    return _log_values(arg, call, good, shape_bad, shape_shown, bad=3.0)
 
 
-def _log_prior(arg, call, good, shape_bad, shape_shown):
-    """A log-prior: a wrong shape, ints, +inf (range), NaN."""
-    with_inf = np.array(good, np.float32)
-    with_inf.flat[0] = INF
-    with_nan = np.array(good, np.float32)
-    with_nan.flat[0] = NAN
-    return [
-        Case(arg, "shape", lambda: call(shape_bad), match=(arg, shape_shown)),
-        Case(
-            arg,
-            "dtype",
-            lambda: call(jnp.zeros(jnp.shape(good), int)),
-            match=(arg, "int32"),
-        ),
-        Case(arg, "range", lambda: call(jnp.asarray(with_inf)), match=(arg, "inf")),
-        Case(arg, "nan", lambda: call(jnp.asarray(with_nan)), match=(arg, "nan")),
-    ]
+_log_prior = _log_values
 
 
 # --- exact inverse planning -------------------------------------------------------
