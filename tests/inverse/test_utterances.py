@@ -15,6 +15,7 @@ import pytest
 from tolerances import rounding_atol
 
 import pinfer.inverse.utterances
+import pinfer.inverse.vocabulary
 from pinfer.inverse import (
     communicative_goal_posterior,
     literal_listener,
@@ -284,11 +285,12 @@ def test_alpha_is_dynamic_and_differentiable():
     assert jnp.isfinite(grad) and grad > 0
 
 
-def test_doctests():
-    failures, _ = doctest.testmod(
-        pinfer.inverse.utterances, extraglobs={"jnp": jnp}, verbose=False
+@pytest.mark.parametrize("module", ["utterances", "vocabulary"])
+def test_doctests(module):
+    result = doctest.testmod(
+        getattr(pinfer.inverse, module), extraglobs={"jnp": jnp}, verbose=False
     )
-    assert failures == 0
+    assert result.attempted > 0 and result.failed == 0
 
 
 def test_experiment_smoke(tmp_path):
