@@ -74,8 +74,11 @@ def check_fraction_arg(
     )
 
 
-def check_log_weights(value: Any, name: str, where: str) -> jax.Array:
-    """``[N]`` float log-weights; concrete ones must be finite or ``-inf``."""
+def check_log_weights(
+    value: Any, name: str, where: str, *, nonzero: bool = False
+) -> jax.Array:
+    """``[N]`` float log-weights; concrete ones must be finite or ``-inf`` (and,
+    with ``nonzero``, not all ``-inf``: there is nothing to resample from)."""
     array = check_array(value, name, where=where, ndim=1, dtype="float")
     if array.shape[0] == 0:
         raise ValueError(
@@ -88,6 +91,12 @@ def check_log_weights(value: Any, name: str, where: str) -> jax.Array:
         allow_neg_inf=True,
         hint="Log-weights are finite or -inf (weight zero).",
     )
+    values = concrete(array) if nonzero else None
+    if values is not None and not (values > -np.inf).any():
+        raise ValueError(
+            f"{where}: `{name}` are all -inf (every weight zero), got {values.size} "
+            "of them; there is nothing to resample from."
+        )
     return array
 
 

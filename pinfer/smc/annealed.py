@@ -165,8 +165,10 @@ def annealing_exponent(
     return _exponent(log_weights, target_diversity, diversity_fn, num_bisection_steps)
 
 
-def _check_common(where, log_weights, target_diversity, diversity_fn, num_steps):
-    log_weights = check_log_weights(log_weights, "log_weights", where)
+def _check_common(
+    where, log_weights, target_diversity, diversity_fn, num_steps, nonzero=False
+):
+    log_weights = check_log_weights(log_weights, "log_weights", where, nonzero=nonzero)
     target_diversity = check_fraction_arg(
         target_diversity, "target_diversity", where, low_open=True
     )
@@ -232,7 +234,7 @@ def tempered_resample(
     """
     where = "tempered_resample"
     check_key(key, where=where)
-    log_weights = check_log_weights(log_weights, "log_weights", where)
+    log_weights = check_log_weights(log_weights, "log_weights", where, nonzero=True)
     num_samples = check_static_int(num_samples, "num_samples", 1, where=where)
     check_array(alpha, "alpha", where=where, ndim=0, dtype="number")
     check_range(alpha, "alpha", where=where, low=0.0, high=1.0)
@@ -297,7 +299,12 @@ def annealed_resample(
     where = "annealed_resample"
     check_key(key, where=where)
     log_weights, target_diversity = _check_common(
-        where, log_weights, target_diversity, diversity_fn, num_bisection_steps
+        where,
+        log_weights,
+        target_diversity,
+        diversity_fn,
+        num_bisection_steps,
+        nonzero=True,
     )
     num_samples = check_static_int(num_samples, "num_samples", 1, where=where)
     check_callable(base_resample_fn, "base_resample_fn", where=where)

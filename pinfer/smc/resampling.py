@@ -24,7 +24,7 @@ from jax.scipy.special import logsumexp
 
 from pinfer.smc._checks import check_log_weights
 from pinfer.types import Array, Float, Int, PRNGKey
-from pinfer.validation import check_key, check_static_int, concrete
+from pinfer.validation import check_key, check_static_int
 
 __all__ = ["multinomial", "stratified", "systematic", "residual", "normalize"]
 
@@ -74,14 +74,8 @@ def _cdf(log_weights: Array) -> Array:
 def _check(where: str, key, log_weights, num_samples) -> tuple[Array, int]:
     """The schemes' boundary checks (trace-time only when the weights are traced)."""
     check_key(key, where=where)
-    log_weights = check_log_weights(log_weights, "log_weights", where)
+    log_weights = check_log_weights(log_weights, "log_weights", where, nonzero=True)
     num_samples = check_static_int(num_samples, "num_samples", 1, where=where)
-    values = concrete(log_weights)
-    if values is not None and not (values > -jnp.inf).any():
-        raise ValueError(
-            f"{where}: `log_weights` are all -inf (every weight zero), got "
-            f"{values.size} of them; there is nothing to resample from."
-        )
     return log_weights, num_samples
 
 

@@ -162,9 +162,21 @@ def _smc_step_cases() -> list:
     ]
 
 
-@functools.cache
 def _history(keep_history=True):
-    return smc.particle_filter(KEY, MODEL, YS, 8, keep_history=keep_history)
+    """A hand-built filter result (no filter run): T = 3 steps of N = 4 particles."""
+    steps, num = 3, 4
+    log_weights = np.full((steps, num), -np.log(num), np.float32)
+    particles = np.zeros((steps, num, 2), np.float32) + np.arange(num)[:, None]
+    return smc.ParticleFilterResult(
+        log_evidence=np.float32(0.0),
+        filtering_mean=np.zeros((steps, 2), np.float32),
+        ess=np.full(steps, float(num), np.float32),
+        resampled=np.zeros(steps, bool),
+        log_weights=log_weights if keep_history else log_weights[-1],
+        particles=particles if keep_history else particles[-1],
+        ancestors=np.tile(np.arange(num), (steps, 1)) if keep_history else None,
+        failed_step=np.int32(-1),
+    )
 
 
 def _smooth(key=KEY, history=None, num_samples=2):
@@ -279,6 +291,12 @@ def _log_prior(x):
 
 
 X0 = np.random.default_rng(0).normal(size=(6, 2)).astype(np.float32)
+# One tempered step with one MCMC move: the cheapest run that shows a flag.
+ONE_STEP = {"temperatures": np.array([1.0], np.float32), "num_mcmc_steps": 1}
+
+
+def _nan_likelihood(x):
+    return jnp.nan * x[0]
 
 
 def _target_ess_cases(fn, *args, **kwargs) -> list:
@@ -297,7 +315,7 @@ def _tempered_cases() -> list:
     fn = smc.tempered_smc
     call = functools.partial(fn, KEY, _log_prior, _log_prior)
     temps = "temperatures"
-    traced_flat = jax.jit(lambda x: fn(KEY, _log_prior, _log_prior, x, max_steps=3))
+    traced_flat = jax.jit(lambda x: fn(KEY, _log_prior, _log_prior, x, **ONE_STEP))
     return [
         _bad("key", "key", fn, 0, _log_prior, _log_prior, X0, match=("0",)),
         *na("log_prior_fn", FUNCTION),
@@ -354,7 +372,7 @@ def _tempered_cases() -> list:
         Case(
             "log_likelihood_fn",
             "nan",
-            lambda: fn(KEY, _log_prior, lambda x: jnp.nan * x[0], X0, max_steps=3),
+            lambda: fn(KEY, _log_prior, _nan_likelihood, X0, **ONE_STEP),
             flag=_failed,
         ),
     ]

@@ -13,17 +13,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from pf_helpers import BrokenModel, make_problem
+from pf_helpers import BrokenModel
 
-from pinfer.smc import particle_filter, tempered_smc
+from pinfer.models.linear_gaussian import LinearGaussianSSM
+from pinfer.smc import particle_filter, simulate, tempered_smc
 
 KEY = jax.random.key(0)
 
 
 @pytest.fixture(scope="module")
 def small():
-    problem = make_problem(num_steps=30)
-    return problem.model, problem.observations
+    """A 2-d state observed in 1-d for 30 steps."""
+    model = LinearGaussianSSM(
+        m0=jnp.zeros(2),
+        P0=jnp.eye(2),
+        A=0.9 * jnp.eye(2),
+        Q=0.5 * jnp.eye(2),
+        H=jnp.ones((1, 2)),
+        R=jnp.eye(1),
+    )
+    return model, simulate(KEY, model, 30)[1]
 
 
 def test_nan_log_likelihood_sets_failed_step_without_checked(small):
@@ -90,7 +99,11 @@ def test_tempered_nan_log_likelihood_makes_the_evidence_nan():
     def nan_above(x):
         return jnp.where(x[0] > 1.0, jnp.nan, _log_likelihood(x))
 
-    result = tempered_smc(KEY, _log_prior, nan_above, x0, num_mcmc_steps=2)
+    # A fixed schedule (the adaptive one is tested in test_tempered.py).
+    schedule = jnp.array([0.5, 1.0])
+    result = tempered_smc(
+        KEY, _log_prior, nan_above, x0, num_mcmc_steps=1, temperatures=schedule
+    )
     assert np.isnan(float(result.log_evidence))
     assert int(result.failed_step) == 0
 
