@@ -269,9 +269,11 @@ def check_array(
             ok = False
         if not ok:
             seen = "" if is_traced(array) else f" ({_show(array)})"
+            # The dtype the user passed, before JAX's conversion (float64 -> float32).
+            given = getattr(value, "dtype", array.dtype)
             raise TypeError(
                 f"{_prefix(where)}`{name}` must be {words}, got dtype "
-                f"{array.dtype}{seen}. Cast with {cast}. {hint}".rstrip()
+                f"{given}{seen}. Cast with {cast}. {hint}".rstrip()
             )
     allowed = (ndim,) if isinstance(ndim, int) else ndim
     if allowed is not None and array.ndim not in tuple(allowed):
