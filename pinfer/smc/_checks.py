@@ -151,6 +151,21 @@ def _shapes(tree: ArrayTree) -> Any:
     return shapes[0] if len(shapes) == 1 else shapes
 
 
+_CHECKED: dict = {}  # shapes already checked (a streaming loop checks once)
+
+
+def _signature(*trees: Any) -> Any:
+    """A hashable summary of pytrees' structure, shapes and dtypes."""
+    leaves, treedef = jax.tree.flatten(trees)
+    kinds = tuple(
+        (tuple(jnp.shape(leaf)), str(jnp.result_type(leaf)))
+        if hasattr(leaf, "shape") or isinstance(leaf, (int, float, complex))
+        else type(leaf)
+        for leaf in leaves
+    )
+    return treedef, kinds
+
+
 def check_observation(
     model: Any,
     observation: ArrayTree,
@@ -168,6 +183,21 @@ def check_observation(
     axis is broadcast against the state inside ``log_observation`` is refused.
     ``stacked`` is ``T`` when the observations came stacked (for the message).
     """
+    try:
+        key = (type(model), _signature(model, observation, particle))
+        hash(key)
+    except TypeError:  # an unhashable static field: check every time
+        key = None
+    if key is not None and key in _CHECKED:
+        return
+    _check_observation(model, observation, particle, where, stacked)
+    if key is not None:
+        if len(_CHECKED) > 256:
+            _CHECKED.clear()
+        _CHECKED[key] = True
+
+
+def _check_observation(model, observation, particle, where, stacked) -> None:
     name = type(model).__name__
     seen = _shapes(observation)
     expected = getattr(model, "observation_shape", None)

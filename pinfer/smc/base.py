@@ -175,6 +175,7 @@ def smc_step(
             one stops the run through ``eqx.error_if``).
 
     Example:
+        >>> from pinfer.smc import systematic
         >>> state = init(jnp.zeros((64, 1)))
         >>> propose = lambda key, x: x + jax.random.normal(key, x.shape)
         >>> log_weight = lambda x, parents: -0.5 * x[:, 0] ** 2

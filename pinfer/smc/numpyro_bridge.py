@@ -216,7 +216,9 @@ def tempered_smc_numpyro(
         ...     scale = numpyro.sample("scale", dist.HalfNormal(2.0))
         ...     numpyro.sample("y", dist.Normal(0.0, scale), obs=y)
         >>> y = jnp.array([0.3, -1.2, 2.0])
-        >>> result = tempered_smc_numpyro(jax.random.key(0), model, (y,), 99)
+        >>> result = tempered_smc_numpyro(
+        ...     jax.random.key(0), model, (y,), 50, num_mcmc_steps=2
+        ... )
         >>> bool(jnp.all(result.particles["scale"] > 0))
         True
     """

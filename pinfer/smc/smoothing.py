@@ -49,10 +49,16 @@ def backward_simulation(
             ``log_transition``, or a ``num_samples`` that is not a positive int.
 
     Example:
-        >>> history = particle_filter(key, model, ys, 500, keep_history=True)
-        >>> paths = backward_simulation(key_smooth, model, history, 100)
-        >>> paths.shape  # doctest: +SKIP
-        (100, T, dx)
+        >>> from pinfer.models.linear_gaussian import random_linear_gaussian
+        >>> from pinfer.smc import particle_filter, simulate
+        >>> model = random_linear_gaussian(jax.random.key(0), 4, 2)
+        >>> _, ys = simulate(jax.random.key(1), model, 20)
+        >>> history = particle_filter(
+        ...     jax.random.key(2), model, ys, 500, keep_history=True
+        ... )
+        >>> paths = backward_simulation(jax.random.key(3), model, history, 100)
+        >>> paths.shape
+        (100, 20, 4)
     """
     where = "backward_simulation"
     check_key(key, where=where)

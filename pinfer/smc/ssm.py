@@ -201,8 +201,10 @@ def implements(model: object, *names: str) -> bool:
     """Whether ``model`` provides every method in ``names`` (overridden, not the stub).
 
     Example:
-        >>> implements(model, "sample_proposal", "log_proposal")  # doctest: +SKIP
-        False
+        >>> from pinfer.models.linear_gaussian import random_linear_gaussian
+        >>> model = random_linear_gaussian(jax.random.key(0), 2, 1)
+        >>> implements(model, "sample_proposal", "log_proposal")
+        True
     """
     for name in names:
         method = getattr(type(model), name, None)

@@ -175,7 +175,11 @@ def pf_init(key: PRNGKey, model: Any, num_particles: int) -> ParticleFilterState
             methods of :class:`~pinfer.smc.ssm.AbstractStateSpaceModel`.
 
     Example:
-        >>> state = pf_init(jax.random.key(0), model, 1000)  # doctest: +SKIP
+        >>> from pinfer.models.linear_gaussian import random_linear_gaussian
+        >>> model = random_linear_gaussian(jax.random.key(0), 4, 2)
+        >>> state = pf_init(jax.random.key(1), model, 1000)
+        >>> state.particles.shape, int(state.t)
+        ((1000, 4), 0)
     """
     check_key(key, where="pf_init")
     num_particles = check_static_int(num_particles, "num_particles", 1, where="pf_init")
@@ -238,10 +242,16 @@ def pf_step(
             not a bool scalar, or a proposal the model cannot provide.
 
     Example:
-        >>> model = model.prepare()  # doctest: +SKIP
-        >>> state = pf_init(key_init, model, 1000)  # doctest: +SKIP
-        >>> for y, k in zip(observations, jax.random.split(key_steps, T)):
-        ...     state, info = jax.jit(pf_step)(k, state, model, y)  # doctest: +SKIP
+        >>> from pinfer.models.linear_gaussian import random_linear_gaussian
+        >>> from pinfer.smc import simulate
+        >>> model = random_linear_gaussian(jax.random.key(0), 4, 2).prepare()
+        >>> _, observations = simulate(jax.random.key(1), model, 5)
+        >>> state = pf_init(jax.random.key(2), model, 1000)
+        >>> step_fn = eqx.filter_jit(pf_step)  # compiled once, reused every step
+        >>> for key, y in zip(jax.random.split(jax.random.key(3), 5), observations):
+        ...     state, info = step_fn(key, state, model, y)
+        >>> int(state.t), bool(jnp.isfinite(state.log_evidence))
+        (5, True)
     """
     where = "pf_step"
     check_key(key, where=where)

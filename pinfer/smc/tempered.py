@@ -174,12 +174,15 @@ def build_tempered_smc(
             positive ints, or a ``target_ess`` outside ``(0, 1)``.
 
     Example:
-        >>> alg = build_tempered_smc(lambda x: -0.5 * x @ x, lambda x: -x @ x)
+        >>> alg = build_tempered_smc(
+        ...     lambda x: -0.5 * x @ x, lambda x: -x @ x, num_mcmc_steps=2
+        ... )
         >>> key, key_init = jax.random.split(jax.random.key(0))
         >>> state = alg.init(jax.random.normal(key_init, (100, 2)))
+        >>> step = jax.jit(alg.step)
         >>> while state.temperature < 1:
         ...     key, key_step = jax.random.split(key)
-        ...     state, info = alg.step(key_step, state)
+        ...     state, info = step(key_step, state)
     """
     where = "build_tempered_smc"
     check_callable(log_prior_fn, "log_prior_fn", where=where)
@@ -355,10 +358,11 @@ def tempered_smc(
             not positive ints, or a schedule that is not strictly increasing to 1.
 
     Example:
-        >>> x0 = jax.random.normal(jax.random.key(0), (500, 2))
+        >>> x0 = jax.random.normal(jax.random.key(0), (200, 2))
         >>> result = eqx.filter_jit(lambda k, x: tempered_smc(
         ...     k, lambda x: -0.5 * x @ x - jnp.log(2 * jnp.pi),
-        ...     lambda x: -0.5 * jnp.sum((x - 1.0) ** 2), x))(jax.random.key(1), x0)
+        ...     lambda x: -0.5 * jnp.sum((x - 1.0) ** 2), x, num_mcmc_steps=3)
+        ... )(jax.random.key(1), x0)
         >>> result.temperatures[-1], result.failed_step
         (Array(1., dtype=float32), Array(-1, dtype=int32))
     """
