@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from scipy import stats
+from tolerances import rounding_atol
 
 from pinfer.models.linear_gaussian import (
     kalman_filter,
@@ -58,6 +59,19 @@ def bonferroni_max_t(estimates, truth, alpha=1e-3):
     t = (est.mean(axis=0) - np.asarray(truth, np.float64)) / se
     bound = stats.t.ppf(1 - alpha / (2 * t.size), num - 1)
     return np.max(np.abs(t)), bound
+
+
+def log_evidence_atol(num_steps, num_particles, log_evidence, dim, dtype=np.float32):
+    """Bound on the difference of two evaluation orders of one filter's log-evidence.
+
+    Each step adds ``logsumexp`` of ``N`` terms (a relative error ``gamma_N`` of the
+    sum is an absolute error ``gamma_N`` of its log) and ``N`` Gaussian log-densities
+    of dimension ``d`` (``d^2 + d`` operations, relative to their magnitude, which
+    the log-evidence bounds); ``T`` steps add up.
+    """
+    return rounding_atol(num_steps * num_particles, 1.0, dtype) + rounding_atol(
+        num_steps * (dim * dim + dim), abs(float(log_evidence)), dtype
+    )
 
 
 class BrokenModel(AbstractStateSpaceModel):

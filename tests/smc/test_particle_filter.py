@@ -23,8 +23,10 @@ from pf_helpers import (
     BrokenModel,
     bonferroni_max_t,
     evidence_statistic,
+    log_evidence_atol,
     make_problem,
 )
+from tolerances import rounding_atol, rounding_rtol
 
 from pinfer.models.linear_gaussian import kalman_filter
 from pinfer.smc import (
@@ -222,8 +224,37 @@ def test_fully_adapted_auxiliary_filter_has_equal_weights(lg_problem):
         ess_threshold=1.0,
         keep_history=True,
     )
-    # Look-ahead p(y_t | x_{t-1}) and the optimal proposal cancel every weight.
-    np.testing.assert_allclose(result.log_weights, -np.log(64), atol=1e-4)
+    # Look-ahead p(y_t | x_{t-1}) and the optimal proposal cancel every weight, up
+    # to the rounding of the terms that cancel: three log-densities of dimension
+    # d (d^2 + d operations each) and the N-term normalisation, relative to the
+    # largest term that enters (bounded through the particles' own densities).
+    model = lg_problem.model.prepare()
+    ys = lg_problem.observations[:20]
+    parents = jnp.concatenate([result.particles[:1], result.particles[:-1]])
+    parents = jnp.take_along_axis(parents, result.ancestors[..., None], axis=1)
+    steps = jnp.arange(20)
+
+    def terms(x, x_prev, y, t):
+        return jnp.stack(
+            [
+                model.log_observation(x, y, t),
+                model.log_transition(x, x_prev, t),
+                model.log_proposal(x, x_prev, y, t),
+                model.log_lookahead(x_prev, y, t),
+            ]
+        )
+
+    per_step = jax.vmap(jax.vmap(terms, (0, 0, None, None)), (0, 0, 0, 0))
+    scale = float(
+        jnp.max(
+            jnp.sum(
+                jnp.abs(per_step(result.particles[1:], parents[1:], ys[1:], steps[1:])),
+                -1,
+            )
+        )
+    )
+    atol = rounding_atol(3 * (4 * 4 + 4) + 64, scale)
+    np.testing.assert_allclose(result.log_weights[1:], -np.log(64), atol=atol)
     assert bool(result.resampled.all())
 
 
@@ -263,8 +294,10 @@ def test_returns_declared_result_with_shapes(small):
     assert result.log_weights.shape == (SMALL_N,)
     assert result.ancestors is None
     assert int(result.failed_step) == -1
-    np.testing.assert_allclose(jax.nn.logsumexp(result.log_weights), 0.0, atol=1e-5)
-    assert np.all((result.ess >= 1.0 - 1e-3) & (result.ess <= SMALL_N + 1e-3))
+    # Normalised by an N-term logsumexp, summed again here: 2 gamma_N.
+    tol = rounding_rtol(2 * SMALL_N)
+    np.testing.assert_allclose(jax.nn.logsumexp(result.log_weights), 0.0, atol=tol)
+    assert np.all((result.ess >= 1.0 - tol) & (result.ess <= SMALL_N * (1 + tol)))
 
 
 def test_keep_history_shapes(small):
@@ -285,10 +318,13 @@ def test_keep_history_shapes(small):
         np.asarray(full.ancestors)[kept],
         np.broadcast_to(np.arange(SMALL_N), (kept.sum(), SMALL_N)),
     )
-    # The history's weighted means are the filtering means.
+    # The history's weighted means are the filtering means: two orders of an N-term
+    # weighted sum differ by at most 2 gamma_N of sum_i w_i |x_i|.
     weights = jnp.exp(full.log_weights)
     means = jnp.einsum("tn,tnd->td", weights, full.particles)
-    np.testing.assert_allclose(means, full.filtering_mean, rtol=1e-5, atol=1e-5)
+    scale = jnp.einsum("tn,tnd->td", weights, jnp.abs(full.particles))
+    bound = rounding_rtol(SMALL_N) * np.asarray(scale)
+    assert np.all(np.abs(np.asarray(means - full.filtering_mean)) <= bound)
 
 
 def test_deterministic_for_a_fixed_key(small):
@@ -324,7 +360,8 @@ def test_vmap_over_keys_and_model_parameters(small):
     batched = jax.vmap(lambda k: particle_filter(k, model, ys, SMALL_N))(keys)
     assert batched.log_evidence.shape == (3,)
     single = jit_filter(keys[1], model, ys, num_particles=SMALL_N)
-    np.testing.assert_allclose(batched.log_evidence[1], single.log_evidence, rtol=1e-5)
+    atol = log_evidence_atol(SMALL_T, SMALL_N, single.log_evidence, 4)
+    np.testing.assert_allclose(batched.log_evidence[1], single.log_evidence, atol=atol)
 
     scales = jnp.array([0.5, 1.0, 2.0])
 
@@ -334,7 +371,9 @@ def test_vmap_over_keys_and_model_parameters(small):
 
     by_scale = jax.jit(jax.vmap(with_scale))(scales)
     assert by_scale.shape == (3,)
-    np.testing.assert_allclose(by_scale[1], with_scale(1.0), rtol=1e-5)
+    single = with_scale(1.0)
+    atol = log_evidence_atol(SMALL_T, 64, single, 4)
+    np.testing.assert_allclose(by_scale[1], single, atol=atol)
     assert len(set(np.asarray(by_scale).tolist())) == 3
 
 
@@ -348,8 +387,13 @@ def test_streaming_matches_driver(small):
     for k, y in zip(jax.random.split(key_steps, SMALL_T), ys, strict=True):
         state, info = step(k, state, model, y, proposal=guided_proposal)
     assert int(state.t) == SMALL_T
-    np.testing.assert_allclose(state.log_evidence, driver.log_evidence, rtol=1e-5)
-    np.testing.assert_allclose(state.particles, driver.particles, rtol=1e-4, atol=1e-5)
+    atol = log_evidence_atol(SMALL_T, SMALL_N, driver.log_evidence, 4)
+    np.testing.assert_allclose(state.log_evidence, driver.log_evidence, atol=atol)
+    # One guided move is about 4 d-term products (d = 4); the rounding of each step
+    # carries through the (contracting) dynamics of the T steps.
+    scale = float(jnp.max(jnp.abs(driver.particles)))
+    atol = rounding_atol(SMALL_T * 4 * 4, scale)
+    np.testing.assert_allclose(state.particles, driver.particles, atol=atol)
 
 
 def test_all_true_mask_and_progress_give_the_same_numbers(small):
@@ -359,8 +403,9 @@ def test_all_true_mask_and_progress_give_the_same_numbers(small):
     mask = jnp.ones(SMALL_T, bool)
     masked = jit_filter(key, model, ys, mask=mask, num_particles=SMALL_N)
     shown = jit_filter(key, model, ys, num_particles=SMALL_N, progress=True)
-    np.testing.assert_allclose(masked.log_evidence, plain.log_evidence, rtol=1e-6)
-    np.testing.assert_allclose(shown.log_evidence, plain.log_evidence, rtol=1e-6)
+    atol = log_evidence_atol(SMALL_T, SMALL_N, plain.log_evidence, 4)
+    np.testing.assert_allclose(masked.log_evidence, plain.log_evidence, atol=atol)
+    np.testing.assert_allclose(shown.log_evidence, plain.log_evidence, atol=atol)
 
 
 def test_float64(small):
@@ -368,13 +413,17 @@ def test_float64(small):
     with jax.enable_x64(True):
         problem = make_problem(num_steps=SMALL_T)
         assert problem.model.A.dtype == jnp.float64
-        result = particle_filter(
-            jax.random.key(0), problem.model, problem.observations, 1000
-        )
+        keys = jax.random.split(jax.random.key(0), 8)
+        result = jax.jit(
+            jax.vmap(
+                lambda k: particle_filter(k, problem.model, problem.observations, 500)
+            )
+        )(keys)
         assert result.log_evidence.dtype == jnp.float64
         assert result.filtering_mean.dtype == jnp.float64
-        # 1000 particles, 30 steps: sd(log Z_hat) is about 0.2.
-        assert abs(float(result.log_evidence - problem.log_likelihood)) < 2.0
+        # Unbiased Z_hat: mean(d) + var(d)/2 within 4 delta-method standard errors.
+        stat, se, _ = evidence_statistic(result.log_evidence, problem.log_likelihood)
+        assert abs(stat) < 4 * se, (stat, se)
         # A float32 model under x64 runs too (float64 weights, float32 particles).
         mixed = particle_filter(
             jax.random.key(0), model32, problem.observations.astype(jnp.float32), 64

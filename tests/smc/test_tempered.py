@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from tolerances import EPS32, rounding_atol, rounding_rtol
 
 from pinfer.smc import (
     TemperedSMCResult,
@@ -172,14 +173,12 @@ def test_evidence_and_posterior_hmc(hmc_adaptive):
     assert 0.5 < accept <= 1.0
 
 
-def test_adaptive_schedule_keeps_target_ess():
-    result = replicate(400, 4, seed=4, num_mcmc_steps=10, target_ess=0.6)
-    for r in range(4):
+def test_adaptive_schedule_pads_its_trace():
+    result = replicate(400, 2, seed=4, num_mcmc_steps=5, target_ess=0.6)
+    for r in range(2):
         steps = int(result.num_steps[r])
-        ess = result.ess[r, :steps]
-        # Every step but the last (which may stop at lam = 1 early) hits 0.6 N.
-        np.testing.assert_allclose(ess[:-1], 0.6 * 400, rtol=1e-2)
-        assert ess[-1] >= 0.6 * 400 * 0.99
+        # Each step keeps ESS >= 0.6 N, up to the rounding of the N-term ESS.
+        assert np.all(result.ess[r, :steps] >= 0.6 * 400 * (1 - rounding_rtol(400)))
         assert np.all(np.isnan(result.ess[r, steps:]))
         temps = result.temperatures[r]
         assert np.all(np.diff(temps) >= 0) and temps[-1] == 1.0
@@ -193,7 +192,8 @@ def test_small_run_is_accurate():
     assert abs(stat) < 4 * se, (stat, se)
     means = result.particles.mean(1)
     z2 = ((means - POST_MEAN) ** 2 / (POST_VAR / 300)).mean()
-    assert z2 < 5.0  # posterior-mean ESS above N / 5
+    # A requirement, not a tolerance: the posterior mean's ESS is above N / 5.
+    assert z2 < 5.0
 
 
 # --- contract -------------------------------------------------------------------
@@ -233,30 +233,49 @@ def test_float64():
         result = replicate(300, 8, seed=6, num_mcmc_steps=10)
         assert result.log_evidence.dtype == np.float64
         assert result.particles.dtype == np.float64
-    errors = result.log_evidence - LOG_Z
-    assert np.all(np.abs(errors) < 3.0)
+    stat, se = bias_corrected(result.log_evidence - LOG_Z)
+    assert abs(stat) < 4 * se, (stat, se)
     result32 = replicate(64, 2, seed=6, num_mcmc_steps=2)
     assert result32.log_evidence.dtype == np.float32
 
 
-def test_algorithm_init_step_drives_to_one():
+def test_algorithm_init_step_keeps_the_target_ess():
+    """The adaptive step's ESS is the target, up to the bisection's width.
+
+    The bisection on log(delta) stops with ESS(lo) >= target > ESS(hi), hi one width
+    w = 40 / 2^24 above (plus the float32 rounding of lam + delta, eps lam / delta in
+    log delta). |d log ESS / d log delta| <= 2 delta (max log L - min log L), so
+    ESS(lo) <= target * exp(2 delta range w'), and the N-term ESS itself rounds.
+    """
+    target, num = 0.6, 400
     alg = build_tempered_smc(
-        log_prior, log_likelihood, mcmc_kernel=build_rwm(), num_mcmc_steps=5
+        log_prior,
+        log_likelihood,
+        mcmc_kernel=build_rwm(),
+        num_mcmc_steps=5,
+        target_ess=target,
     )
     step = jax.jit(alg.step)
-    state = alg.init(prior_draws(jax.random.key(0), 200))
+    state = alg.init(prior_draws(jax.random.key(0), num))
     assert float(state.temperature) == 0.0
     state, info = step(jax.random.key(1), state, 0.01)  # a fixed temperature
-    assert float(info.temperature) == pytest.approx(0.01)
-    key = jax.random.key(2)
+    assert float(info.temperature) == np.float32(0.01)
+    key, rounding = jax.random.key(2), rounding_rtol(num)
     for _ in range(50):
         if float(state.temperature) >= 1.0:
             break
         key, sub = jax.random.split(key)
+        spread = float(jnp.max(state.log_likelihood) - jnp.min(state.log_likelihood))
+        before = float(state.temperature)
         state, info = step(sub, state)
+        delta = float(info.temperature) - before
         assert 0.0 < float(info.acceptance_rate) <= 1.0
+        assert float(info.ess) >= target * num * (1 - rounding)
+        if float(info.temperature) < 1.0:  # the last step may stop early at 1
+            width = 40.0 / 2**24 + EPS32 * float(info.temperature) / delta
+            slack = np.expm1(2 * delta * spread * width) + rounding
+            assert float(info.ess) <= target * num * (1 + slack)
     assert float(state.temperature) == 1.0
-    assert abs(float(state.log_evidence) - LOG_Z) < 5.0
 
 
 def test_pytree_particles_and_progress():
@@ -370,8 +389,16 @@ def test_numpyro_densities_match_functions():
     x = prior_draws(jax.random.key(0), 5)
     lp = jax.vmap(lambda t: target.log_prior_fn({"theta": t}))(x)
     ll = jax.vmap(lambda t: target.log_likelihood_fn({"theta": t}))(x)
-    np.testing.assert_allclose(lp, jax.vmap(log_prior)(x), rtol=1e-5)
-    np.testing.assert_allclose(ll, jax.vmap(log_likelihood)(x), rtol=1e-5)
+    # Sums of same-signed terms in two orders: d terms of three operations each.
+    np.testing.assert_allclose(lp, jax.vmap(log_prior)(x), rtol=rounding_rtol(3 * DIM))
+    # n d squared residuals, with the float32 data rounded: a relative input error
+    # eps moves (y - x)^2 by 2 eps |y| |y - x|, bounded by the condition below.
+    xs = np.asarray(x, np.float64)[:, None, :]
+    condition = np.max(
+        ((np.abs(YS) + np.abs(xs)) ** 2).sum((1, 2)) / ((YS - xs) ** 2).sum((1, 2))
+    )
+    rtol = rounding_rtol(NUM_OBS * DIM + 3, condition)
+    np.testing.assert_allclose(ll, jax.vmap(log_likelihood)(x), rtol=rtol)
 
 
 def test_numpyro_model_matches_function_input():
@@ -390,9 +417,17 @@ def test_numpyro_model_matches_function_input():
         by_fn = jax.jit(
             lambda k: tempered_smc(k, log_prior, log_likelihood, x0, num_mcmc_steps=5)
         )(key_smc)
-    np.testing.assert_allclose(by_model.log_evidence, by_fn.log_evidence, rtol=1e-9)
-    np.testing.assert_allclose(by_model.particles["theta"], by_fn.particles, atol=1e-8)
-    assert int(by_model.num_steps) == int(by_fn.num_steps)
+    # Same decisions, float64 rounding apart: per step an N-term logsumexp and the
+    # n d-term likelihood; the particles move by d-term products in every MCMC move.
+    steps = int(by_fn.num_steps)
+    assert int(by_model.num_steps) == steps
+    atol = rounding_atol(steps * 200, 1.0, np.float64) + rounding_atol(
+        steps * NUM_OBS * DIM, abs(float(by_fn.log_evidence)), np.float64
+    )
+    np.testing.assert_allclose(by_model.log_evidence, by_fn.log_evidence, atol=atol)
+    scale = float(np.max(np.abs(by_fn.particles)))
+    atol = rounding_atol(steps * 5 * DIM, scale, np.float64)
+    np.testing.assert_allclose(by_model.particles["theta"], by_fn.particles, atol=atol)
 
 
 def test_numpyro_constrained_model_evidence():
