@@ -11,7 +11,7 @@ from pinfer.smc.annealed import (
     tempered_resample,
 )
 from pinfer.smc.base import SMCInfo, SMCState, smc_step
-from pinfer.smc.mcmc import MCMCKernel, build_hmc, build_rwm, hmc_step, rwm_step
+from pinfer.smc.mcmc import MCMCKernel, hmc_step, rwm_step
 from pinfer.smc.numpyro_bridge import (
     NumpyroTarget,
     numpyro_target,
@@ -38,6 +38,7 @@ from pinfer.smc.tempered import (
     build_tempered_smc,
     tempered_smc,
 )
+from pinfer.smc.tuning import build_hmc, build_rwm
 
 __all__ = [
     "annealed_log_lookahead",

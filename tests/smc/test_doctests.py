@@ -23,6 +23,8 @@ NAMES = (
     "smoothing",
     "streaming",
     "tempered",
+    "tempered_step",
+    "tuning",
 )
 MODULES = [importlib.import_module(f"pinfer.smc.{name}") for name in NAMES]
 GLOBALS = {"jax": jax, "jnp": jnp, "np": np, "eqx": eqx, "numpyro": numpyro}

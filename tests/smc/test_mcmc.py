@@ -16,14 +16,13 @@ from tolerances import rounding_atol
 from pinfer.smc.mcmc import (
     HMCParams,
     RWMParams,
-    build_hmc,
-    build_rwm,
     hmc_init,
     hmc_step,
     rwm_init,
     rwm_step,
     weighted_mean_cov,
 )
+from pinfer.smc.tuning import build_hmc, build_rwm
 
 DIM, NUM_CHAINS, NUM_STEPS = 3, 4000, 10
 MU = np.array([1.0, -2.0, 0.5])
