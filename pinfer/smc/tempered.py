@@ -49,7 +49,6 @@ import jax.numpy as jnp
 
 from pinfer.progress import new_bar_id, report_fraction
 from pinfer.smc._tempered_checks import (
-    check_options,
     check_particles,
     check_scalar_fn,
     is_degenerate,
@@ -60,8 +59,8 @@ from pinfer.smc.tempered_step import (
     TemperedSMCInfo,
     TemperedSMCResult,
     TemperedSMCState,
-    build,
     build_tempered_smc,
+    checked_build,
 )
 from pinfer.types import Array, ArrayTree, Float, PRNGKey, Scalar
 from pinfer.validation import check_key, is_traced
@@ -150,24 +149,17 @@ def tempered_smc(
     check_particles(initial_particles, where)
     check_scalar_fn(log_prior_fn, "log_prior_fn", initial_particles, where)
     check_scalar_fn(log_likelihood_fn, "log_likelihood_fn", initial_particles, where)
-    target_ess, max_steps = check_options(
-        target_ess,
-        temperatures,
-        max_steps,
-        where=where,
+    algorithm, max_steps = checked_build(
+        where,
+        log_prior_fn,
+        log_likelihood_fn,
         mcmc_kernel=mcmc_kernel,
         num_mcmc_steps=num_mcmc_steps,
         resample_fn=resample_fn,
+        target_ess=target_ess,
         num_bisection_steps=num_bisection_steps,
-    )
-    algorithm = build(
-        log_prior_fn,
-        log_likelihood_fn,
-        mcmc_kernel,
-        num_mcmc_steps,
-        resample_fn,
-        target_ess,
-        num_bisection_steps,
+        temperatures=temperatures,
+        max_steps=max_steps,
     )
     state = algorithm.init(initial_particles)
     bar_id = new_bar_id() if progress else 0

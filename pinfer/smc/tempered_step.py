@@ -35,6 +35,7 @@ __all__ = [
     "TemperedSMCState",
     "build",
     "build_tempered_smc",
+    "checked_build",
 ]
 
 
@@ -148,20 +149,47 @@ def build_tempered_smc(
         ...     key, key_step = jax.random.split(key)
         ...     state, info = step(key_step, state)
     """
-    where = "build_tempered_smc"
+    algorithm, _ = checked_build(
+        "build_tempered_smc",
+        log_prior_fn,
+        log_likelihood_fn,
+        mcmc_kernel=mcmc_kernel,
+        num_mcmc_steps=num_mcmc_steps,
+        resample_fn=resample_fn,
+        target_ess=target_ess,
+        num_bisection_steps=num_bisection_steps,
+    )
+    return algorithm
+
+
+def checked_build(
+    where: str,
+    log_prior_fn: Callable,
+    log_likelihood_fn: Callable,
+    *,
+    mcmc_kernel: MCMCKernel | None,
+    num_mcmc_steps: int,
+    resample_fn: Callable,
+    target_ess: Any,
+    num_bisection_steps: int,
+    temperatures: Any = None,
+    max_steps: int = 1,
+) -> tuple[Algorithm, int]:
+    """Check the sampler's options for ``where``, then :func:`build`; returns the
+    algorithm and the checked ``max_steps``."""
     check_callable(log_prior_fn, "log_prior_fn", where=where)
     check_callable(log_likelihood_fn, "log_likelihood_fn", where=where)
-    target_ess, _ = check_options(
+    target_ess, max_steps = check_options(
         target_ess,
-        None,
-        1,
+        temperatures,
+        max_steps,
         where=where,
         mcmc_kernel=mcmc_kernel,
         num_mcmc_steps=num_mcmc_steps,
         resample_fn=resample_fn,
         num_bisection_steps=num_bisection_steps,
     )
-    return build(
+    algorithm = build(
         log_prior_fn,
         log_likelihood_fn,
         mcmc_kernel,
@@ -170,6 +198,7 @@ def build_tempered_smc(
         target_ess,
         num_bisection_steps,
     )
+    return algorithm, max_steps
 
 
 def build(

@@ -61,6 +61,20 @@ def bonferroni_max_t(estimates, truth, alpha=1e-3):
     return np.max(np.abs(t)), bound
 
 
+def tiny_model():
+    """A 2-d linear-Gaussian state observed in 1-d (no oracle needed)."""
+    from pinfer.models.linear_gaussian import LinearGaussianSSM
+
+    return LinearGaussianSSM(
+        m0=jnp.zeros(2),
+        P0=jnp.eye(2),
+        A=0.9 * jnp.eye(2),
+        Q=0.5 * jnp.eye(2),
+        H=jnp.ones((1, 2)),
+        R=jnp.eye(1),
+    )
+
+
 def log_evidence_atol(num_steps, num_particles, log_evidence, dim, dtype=np.float32):
     """Bound on the difference of two evaluation orders of one filter's log-evidence.
 

@@ -11,9 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from pf_helpers import SumRandomWalk, VectorRandomWalk, small_hmm
+from pf_helpers import SumRandomWalk, VectorRandomWalk, small_hmm, tiny_model
 
-from pinfer.models.linear_gaussian import LinearGaussianSSM
 from pinfer.smc import (
     backward_simulation,
     multinomial,
@@ -34,14 +33,7 @@ KEY = jax.random.key(0)
 @pytest.fixture(scope="module")
 def small():
     """A 2-d state observed in 1-d for 6 steps (no Kalman oracle needed here)."""
-    model = LinearGaussianSSM(
-        m0=jnp.zeros(2),
-        P0=jnp.eye(2),
-        A=0.9 * jnp.eye(2),
-        Q=0.5 * jnp.eye(2),
-        H=jnp.ones((1, 2)),
-        R=jnp.eye(1),
-    )
+    model = tiny_model()
     return model, jnp.linspace(-1.0, 1.0, 6)[:, None]
 
 

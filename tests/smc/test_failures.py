@@ -13,9 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from pf_helpers import BrokenModel
+from pf_helpers import BrokenModel, tiny_model
 
-from pinfer.models.linear_gaussian import LinearGaussianSSM
 from pinfer.smc import particle_filter, simulate, tempered_smc
 
 KEY = jax.random.key(0)
@@ -24,14 +23,7 @@ KEY = jax.random.key(0)
 @pytest.fixture(scope="module")
 def small():
     """A 2-d state observed in 1-d for 30 steps."""
-    model = LinearGaussianSSM(
-        m0=jnp.zeros(2),
-        P0=jnp.eye(2),
-        A=0.9 * jnp.eye(2),
-        Q=0.5 * jnp.eye(2),
-        H=jnp.ones((1, 2)),
-        R=jnp.eye(1),
-    )
+    model = tiny_model()
     return model, simulate(KEY, model, 30)[1]
 
 
