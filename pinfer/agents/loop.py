@@ -329,7 +329,7 @@ def _guard(active: Array, tree: ArrayTree) -> ArrayTree:
 # not ``active`` broadcast to the shape of every leaf (which made gradients of a
 # tabular agent's likelihood 5-8x slower instead of about 1.8x).
 _checkpointed_guard = jax.checkpoint(
-    _guard, policy=jax.checkpoint_policies.nothing_saveable
+    _guard, prevent_cse=False, policy=jax.checkpoint_policies.nothing_saveable
 )
 
 

@@ -179,22 +179,23 @@ def _check_plan_inputs(key, params, where: str, soft: bool) -> None:
     )
 
 
-def _guard_plan(state, params, where: str, soft: bool):
-    """``state``, through ``eqx.error_if`` on a traced ``beta`` or ``discount`` out
-    of range (NaN included): inside jit, an error instead of a silent plan."""
+def _checked_beta(params, where: str, soft: bool, max_budget: int | None = None):
+    """``params.beta`` through ``eqx.branched_error_if``: a traced ``beta``,
+    ``discount`` (or ``budget``) out of range, NaN included, raises inside jit
+    instead of planning silently. The check rides on the scalar ``beta`` that
+    planning reads, not on the planned tables (which would cost a pass over them)."""
     beta, discount = params.beta, params.discount
     rule = "> 0 with soft=True (the soft value divides by beta)" if soft else ">= 0"
-    bad_beta = ~(beta > 0) if soft else ~(beta >= 0)
-    state = eqx.error_if(
-        state,
-        bad_beta,
+    bad = [~(beta > 0) if soft else ~(beta >= 0), ~((discount >= 0) & (discount <= 1))]
+    messages = [
         f"{where}: `beta` must be {rule}; a traced value inside jit is not.",
-    )
-    return eqx.error_if(
-        state,
-        ~((discount >= 0) & (discount <= 1)),
         f"{where}: `discount` must be in [0, 1]; a traced value inside jit is not.",
-    )
+    ]
+    if max_budget is not None:
+        bad.append((params.budget < 0) | (params.budget > max_budget))
+        messages.append(_budget_message(None, max_budget))
+    bad = jnp.stack(bad)
+    return eqx.branched_error_if(beta, jnp.any(bad), jnp.argmax(bad), messages)
 
 
 class PolicyState(NamedTuple):
@@ -277,13 +278,13 @@ class BoltzmannAgent(AbstractPolicyAgent):
         where = "BoltzmannAgent.init"
         check_type(params, "params", PlannerParams, where=where)
         _check_plan_inputs(key, params, where, self.soft)
+        beta = _checked_beta(params, where, self.soft)
         mdp = params.reward.apply(params.world)
-        value_fn = _value_fn(self.soft, params.beta)
+        value_fn = _value_fn(self.soft, beta)
         q_values = value_iteration(
             mdp, params.discount, self.num_iterations, value_fn
         ).q_values
-        state = PolicyState(q_values, boltzmann_policy(q_values, params.beta))
-        return _guard_plan(state, params, where, self.soft)
+        return PolicyState(q_values, boltzmann_policy(q_values, beta))
 
     def log_policy(
         self, agent_state: PolicyState, obs: Int[Array, ""], params: PlannerParams
@@ -347,17 +348,13 @@ class BudgetAgent(AbstractPolicyAgent):
         value = concrete(budget)
         if value is not None and not 0 <= int(value) <= self.max_budget:
             raise ValueError(_budget_message(int(value), self.max_budget))
+        beta = _checked_beta(params, where, self.soft, self.max_budget)
         mdp = params.reward.apply(params.world)
-        value_fn = _value_fn(self.soft, params.beta)
+        value_fn = _value_fn(self.soft, beta)
         planned = budget_limited_planning(
-            mdp, params.discount, params.beta, self.max_budget, value_fn
+            mdp, params.discount, beta, self.max_budget, value_fn
         )
-        state = BudgetState(planned.q_values, planned.log_policies)
-        out_of_range = (budget < 0) | (budget > self.max_budget)
-        state = eqx.error_if(
-            state, out_of_range, _budget_message(None, self.max_budget)
-        )
-        return _guard_plan(state, params, where, self.soft)
+        return BudgetState(planned.q_values, planned.log_policies)
 
     def log_policy(
         self, agent_state: BudgetState, obs: Int[Array, ""], params: BudgetParams
