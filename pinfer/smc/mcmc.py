@@ -305,3 +305,13 @@ def weighted_mean_cov(
     mean = jnp.matmul(w, positions, precision=highest)
     centred = jnp.where(keep, positions - mean, 0.0)
     return mean, jnp.matmul((centred * w[:, None]).T, centred, precision=highest)
+
+
+def __getattr__(name: str):
+    """``build_rwm`` and ``build_hmc`` live in :mod:`pinfer.smc.tuning` (which imports
+    this module); ``from pinfer.smc.mcmc import build_rwm`` still finds them."""
+    if name in ("build_rwm", "build_hmc"):
+        from pinfer.smc import tuning
+
+        return getattr(tuning, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
