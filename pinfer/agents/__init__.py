@@ -14,13 +14,7 @@ from pinfer.agents.base import (
     Trajectory,
 )
 from pinfer.agents.lapse import LapseAgent, LapseParams, RandomAgent
-from pinfer.agents.loop import (
-    RolloutResult,
-    RolloutStep,
-    rollout,
-    step_log_likelihoods,
-    trajectory_log_likelihood,
-)
+from pinfer.agents.loop import step_log_likelihoods, trajectory_log_likelihood
 from pinfer.agents.rewards import (
     AbstractReward,
     GoalValues,
@@ -28,6 +22,7 @@ from pinfer.agents.rewards import (
     StateGoal,
     WorldReward,
 )
+from pinfer.agents.rollouts import RolloutResult, RolloutStep, rollout
 from pinfer.agents.tabular import (
     BoltzmannAgent,
     BudgetAgent,

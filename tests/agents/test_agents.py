@@ -55,7 +55,16 @@ def planning_tol(q_values, beta=1.0, dtype=jnp.float32, sweeps=SWEEPS):
     return dict(rtol=0, atol=rounding_atol(num_ops, scale, dtype))
 
 
-MODULES = ["base", "lapse", "loop", "rewards", "tabular", "tabular_env", "trajectories"]
+MODULES = [
+    "base",
+    "lapse",
+    "loop",
+    "rewards",
+    "rollouts",
+    "tabular",
+    "tabular_env",
+    "trajectories",
+]
 
 
 def planner_params(beta=1.5, goal=GOAL, dtype=jnp.float32, discount=0.9):
