@@ -157,6 +157,11 @@ def particle_filter(
     ``checked=True`` wrap it in ``eqx.filter_jit``, not ``jax.jit``: equinox then
     reports the error with its message instead of JAX's runtime traceback.
 
+    NaN policy (shared with :func:`~pinfer.smc.tempered_smc`): a NaN or ``+inf``
+    log-likelihood makes ``log_evidence`` NaN and sets ``failed_step``; it is never
+    turned into weight zero, which would silently change the model wherever it is
+    broken. ``-inf`` is a valid log-likelihood (weight zero).
+
     Args:
         key: PRNG key (``jax.random.key``).
         model: a state-space model (:class:`~pinfer.smc.ssm.AbstractStateSpaceModel`).

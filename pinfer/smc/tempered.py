@@ -104,6 +104,11 @@ def tempered_smc(
     ``eqx.filter_jit`` (it reports a traced ``target_ess`` outside ``(0, 1)`` with
     its message; ``jax.jit`` works too) and ``jax.vmap`` over keys for replicates.
 
+    NaN policy (shared with :func:`~pinfer.smc.particle_filter`): a NaN or ``+inf``
+    log-likelihood makes ``log_evidence`` NaN and sets ``failed_step``; it is never
+    turned into weight zero, which would silently truncate the model wherever it is
+    broken. ``-inf`` is a valid log-likelihood (weight zero).
+
     Args:
         key: PRNG key.
         log_prior_fn: one particle (pytree without the ``N`` axis) ``-> log p(x)``;
