@@ -434,6 +434,15 @@ particles in [0, 1], got -0.2. Resampling happens when ESS < ess_threshold * N: 
 never resamples, 1 resamples at every step, 0.5 is the usual choice.
     """
     array = concrete(value)
+    dtype = getattr(value, "dtype", None if array is None else array.dtype)
+    if isinstance(value, (bool, str)) or (
+        dtype is not None
+        and (dtype == np.bool_ or not np.issubdtype(np.dtype(dtype), np.number))
+    ):
+        raise TypeError(
+            f"{_prefix(where)}`{name}` must be a number (a fraction of the "
+            f"particles), got {_show(value)} of type {type(value).__name__}."
+        )
     if array is not None and array.ndim != 0:
         raise ValueError(
             f"{_prefix(where)}`{name}` must be a scalar fraction of the particles, "
