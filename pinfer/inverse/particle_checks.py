@@ -78,14 +78,14 @@ def check_prior(prior, num_goals: int, num_budgets: int, where: str) -> None:
     )
 
 
-def check_q_tables(q_tables, where: str) -> tuple[int, int, int, int]:
+def check_q_tables(q_tables, where: str, name: str = "q_tables") -> tuple[int, ...]:
     """``q_tables [G, K, S, A]``: float, finite or -inf; returns the shape."""
     q_tables = check_array(
-        q_tables, "q_tables", where=where, ndim=4, dtype="float", hint=Q_HINT
+        q_tables, name, where=where, ndim=4, dtype="float", hint=Q_HINT
     )
     check_finite(
         q_tables,
-        "q_tables",
+        name,
         where=where,
         allow_neg_inf=True,
         axes=("goal", "budget", "state", "action"),
@@ -94,18 +94,18 @@ def check_q_tables(q_tables, where: str) -> tuple[int, int, int, int]:
     return tuple(q_tables.shape)
 
 
-def check_model(q_tables, prior, where: str) -> tuple[int, int, int, int]:
+def check_model(q_tables, prior, where: str, name: str = "q_tables") -> tuple[int, ...]:
     """``q_tables [G, K, S, A]`` and a prior that matches it; returns the shape."""
-    shape = check_q_tables(q_tables, where)
+    shape = check_q_tables(q_tables, where, name)
     check_prior(prior, shape[0], shape[1], where)
     return shape
 
 
-def check_log_beta_grid(log_beta_grid, where: str) -> None:
+def check_log_beta_grid(log_beta_grid, where: str, name: str = "log_beta_grid") -> None:
     """A 1-D, finite, strictly increasing grid of at least two values."""
     grid = check_array(
         log_beta_grid,
-        "log_beta_grid",
+        name,
         where=where,
         ndim=1,
         dtype="float",
@@ -113,15 +113,15 @@ def check_log_beta_grid(log_beta_grid, where: str) -> None:
     )
     if grid.shape[0] < 2:
         raise ValueError(
-            f"{where}: `log_beta_grid` must hold at least 2 values, got shape "
+            f"{where}: `{name}` must hold at least 2 values, got shape "
             f"{tuple(grid.shape)}."
         )
-    check_finite(grid, "log_beta_grid", where=where)
+    check_finite(grid, name, where=where)
     values = concrete(grid)
     if values is not None and not np.all(np.diff(values) > 0):
         at = int(np.argmax(np.diff(values) <= 0)) + 1
         raise ValueError(
-            f"{where}: `log_beta_grid` must be strictly increasing, got "
+            f"{where}: `{name}` must be strictly increasing, got "
             f"{values[at]} after {values[at - 1]} at position {at}. Sort it."
         )
 
@@ -130,6 +130,7 @@ def check_options(
     ess_threshold, resample_fn, moves: Sequence, num_moves: int, where: str
 ) -> int:
     """The resampling rule and the rejuvenation moves; returns ``num_moves``."""
+    check_array(ess_threshold, "ess_threshold", where=where, ndim=0, dtype="number")
     check_fraction(ess_threshold, "ess_threshold", where=where)
     check_callable(resample_fn, "resample_fn", where=where)
     check_type(
@@ -145,35 +146,44 @@ def check_options(
     return check_static_int(num_moves, "num_moves", 0, where=where)
 
 
-def check_trajectory(states, actions, mask, num_states: int, num_actions: int, where):
-    """One padded trajectory; returns ``(states, actions, mask)`` as arrays."""
+def check_trajectory(
+    states, actions, mask, num_states: int, num_actions: int, where, prefix=""
+):
+    """One padded trajectory; returns ``(states, actions, mask)`` as arrays.
+
+    ``prefix`` goes before the argument names in messages (``"history."``).
+    """
+    states_name, actions_name, mask_name = (
+        f"{prefix}{name}" for name in ("states", "actions", "mask")
+    )
     actions = check_array(
-        actions, "actions", where=where, ndim=1, dtype="int", hint=TRAJECTORY_HINT
+        actions, actions_name, where=where, ndim=1, dtype="int", hint=TRAJECTORY_HINT
     )
     num_steps = actions.shape[0]
     if num_steps == 0:
         raise ValueError(
-            f"{where}: `actions` must hold at least one step, got shape (0,). With "
-            "nothing observed the posterior is the prior: draw from it with "
+            f"{where}: `{actions_name}` must hold at least one step, got shape (0,). "
+            "With nothing observed the posterior is the prior: draw from it with "
             "particle_inverse_init."
         )
     mask = check_array(
         mask,
-        "mask",
+        mask_name,
         where=where,
         shape=(num_steps,),
         dtype="bool",
         hint=TRAJECTORY_HINT,
     )
-    states = check_array(states, "states", where=where, dtype="int")
+    states = check_array(states, states_name, where=where, dtype="int")
     if tuple(states.shape) not in ((num_steps,), (num_steps + 1,)):
         raise ValueError(
-            f"{where}: `states` must have shape [{num_steps}] or [{num_steps + 1}] "
-            f"for {num_steps} actions, got {list(states.shape)}. {TRAJECTORY_HINT}"
+            f"{where}: `{states_name}` must have shape [{num_steps}] or "
+            f"[{num_steps + 1}] for {num_steps} actions, got {list(states.shape)}. "
+            + TRAJECTORY_HINT
         )
     check_indices(
         actions,
-        "actions",
+        actions_name,
         num_actions,
         where=where,
         mask=mask,
@@ -182,7 +192,7 @@ def check_trajectory(states, actions, mask, num_states: int, num_actions: int, w
     )
     check_indices(
         states if is_traced(states) else states[:num_steps],
-        "states",
+        states_name,
         num_states,
         where=where,
         mask=mask,
@@ -195,15 +205,26 @@ def check_trajectory(states, actions, mask, num_states: int, num_actions: int, w
 def check_particles(particles, num_goals: int, num_budgets: int, where: str) -> None:
     """An :class:`InverseParticles` population with indices in range."""
     check_type(particles, "particles", InverseParticles, where=where)
-    num = jnp.shape(particles.goal)
-    for name, size in (("goal", num_goals), ("budget", num_budgets)):
+    for name, dtype in (("goal", "int"), ("budget", "int"), ("log_beta", "float")):
         value = getattr(particles, name)
-        check_array(value, f"particles.{name}", where=where, ndim=1, dtype="int")
-        check_array(value, f"particles.{name}", where=where, shape=num)
-        check_indices(value, f"particles.{name}", size, where=where, axes=("particle",))
-    log_beta = particles.log_beta
-    check_array(log_beta, "particles.log_beta", where=where, shape=num, dtype="float")
-    check_finite(log_beta, "particles.log_beta", where=where, axes=("particle",))
+        check_array(value, f"particles.{name}", where=where, ndim=1, dtype=dtype)
+    shapes = [list(jnp.shape(leaf)) for leaf in particles]
+    if shapes[0] != shapes[1] or shapes[0] != shapes[2]:
+        raise ValueError(
+            f"{where}: `particles.goal`, `particles.budget` and `particles.log_beta` "
+            f"must have one shape [N], got {shapes[0]}, {shapes[1]} and {shapes[2]}."
+        )
+    for name, size in (("goal", num_goals), ("budget", num_budgets)):
+        check_indices(
+            getattr(particles, name),
+            f"particles.{name}",
+            size,
+            where=where,
+            axes=("particle",),
+        )
+    check_finite(
+        particles.log_beta, "particles.log_beta", where=where, axes=("particle",)
+    )
 
 
 def check_history(history, prior, where: str) -> tuple[int, int]:
@@ -216,9 +237,9 @@ def check_history(history, prior, where: str) -> tuple[int, int]:
         hint="Build it with history_tables(q_tables, states, actions, mask, grid).",
     )
     num_goals, num_budgets, num_states, num_actions = check_model(
-        history.q_tables, prior, where
+        history.q_tables, prior, where, "history.q_tables"
     )
-    check_log_beta_grid(history.log_beta_grid, where)
+    check_log_beta_grid(history.log_beta_grid, where, "history.log_beta_grid")
     table_shape = (num_goals, num_budgets, jnp.shape(history.log_beta_grid)[0])
     for name in ("log_lik_table", "log_lik_slope"):
         value = getattr(history, name)
@@ -232,6 +253,7 @@ def check_history(history, prior, where: str) -> tuple[int, int]:
         num_states,
         num_actions,
         where,
+        prefix="history.",
     )
     return num_goals, num_budgets
 

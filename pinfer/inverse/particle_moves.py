@@ -64,7 +64,12 @@ from pinfer.planning import (
     value_iteration,
 )
 from pinfer.types import Array, Bool, Float, Int, PRNGKey, Scalar
-from pinfer.validation import check_finite, check_range, check_static_int
+from pinfer.validation import (
+    check_array,
+    check_finite,
+    check_range,
+    check_static_int,
+)
 
 __all__ = [
     "History",
@@ -93,8 +98,12 @@ def uniform_prior(
     where = "uniform_prior"
     num_goals = check_static_int(num_goals, "num_goals", 1, where=where)
     num_budgets = check_static_int(num_budgets, "num_budgets", 1, where=where)
-    check_finite(log_beta_loc, "log_beta_loc", where=where)
-    check_finite(log_beta_scale, "log_beta_scale", where=where)
+    for name, value in (
+        ("log_beta_loc", log_beta_loc),
+        ("log_beta_scale", log_beta_scale),
+    ):
+        check_array(value, name, where=where, ndim=0, dtype="number")
+        check_finite(value, name, where=where)
     check_range(
         log_beta_scale,
         "log_beta_scale",
