@@ -5,7 +5,8 @@ region are walled too), deterministic moves up / down / left / right, 64 candida
 goal cells drawn at random. The agent model is the one of
 :func:`pinfer.inverse.run_particle_inverse`: goal ``g`` (64), planning budget ``k``
 (20 budgets, ``0, 3, ..., 57`` sweeps of hard-max value iteration; discount 0.95,
-10 at the goal, cost 1 per step) and a continuous rationality ``beta``, with
+10 at the goal; the world's reward is 0, so ``step_cost = 1``, the extra cost on top of
+it, is the whole cost of a step) and a continuous rationality ``beta``, with
 ``log beta ~ Normal(0, 0.75)`` and uniform goals and budgets, acting by
 ``softmax(beta Q[g, k, s])``. The Q-tables (``[64, 20, 1024, 4]``) are planned once
 with :func:`pinfer.inverse.goal_q_tables`.

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from pinfer.inverse.checks import check_goals
+from pinfer.inverse.hypotheses import check_planning_scalars
 from pinfer.inverse.particle_types import History, InverseParticles, ParticlePrior
 from pinfer.planning import TabularMDP
 from pinfer.validation import (
@@ -265,9 +266,7 @@ def check_move(key, particles, history, prior, where: str) -> None:
     check_particles(particles, num_goals, num_budgets, where)
 
 
-def check_goal_planning(
-    mdp, goal_states, discount, goal_value, step_cost, num_iterations, where
-):
+def check_goal_planning(mdp, goal_states, discount, goal_value, step_cost, where):
     """The world and the goals of :func:`goal_q_tables`; returns the goals."""
     check_type(
         mdp,
@@ -297,21 +296,5 @@ def check_goal_planning(
     check_indices(goal_states, "goal_states", mdp.num_states, where=where, what="state")
     if concrete(goal_states) is not None and not is_traced(mdp):
         check_goals(mdp, goal_states, where=where)  # none on a wall
-    for name, value in (
-        ("discount", discount),
-        ("goal_value", goal_value),
-        ("step_cost", step_cost),
-    ):
-        check_array(value, name, where=where, ndim=0, dtype="number")
-        check_finite(value, name, where=where)
-    check_range(discount, "discount", where=where, low=0.0, high=1.0)
-    check_range(
-        step_cost,
-        "step_cost",
-        where=where,
-        low=0.0,
-        hint="It is a cost the agent adds on top of the world's reward (a "
-        "GridWorld already pays -1 a step); 0 adds nothing.",
-    )
-    check_static_int(num_iterations, "num_iterations", 0, where=where)
+    check_planning_scalars(discount, goal_value, step_cost, where)
     return goal_states

@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
-from pinfer.inverse.hypotheses import check_budgets
+from pinfer.inverse.hypotheses import check_planner_options
 from pinfer.inverse.particle_checks import (
     check_goal_planning,
     check_log_beta_grid,
@@ -163,11 +163,13 @@ def goal_q_tables(
         >>> goal_q_tables(line, jnp.array([0, 2]), 0.9, budgets=(0, 2)).shape
         (2, 2, 3, 2)
     """
-    budgets = check_budgets(budgets, "goal_q_tables")
+    where = "goal_q_tables"
+    budgets, num_iterations = check_planner_options(
+        budgets, num_iterations, max_value, where
+    )
     goal_states = check_goal_planning(
-        mdp, goal_states, discount, goal_value, step_cost, num_iterations,
-        "goal_q_tables",
-    )  # fmt: skip
+        mdp, goal_states, discount, goal_value, step_cost, where
+    )
 
     def q_of_goal(goal):
         agent = goal_reward(mdp, goal, goal_value, step_cost)
