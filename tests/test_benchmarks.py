@@ -196,3 +196,46 @@ def test_gpu_sections_are_rendered_from_the_saved_results():
     kernels = json.loads((ROOT / "benchmarks/gpu_kernels_h200.json").read_text())
     assert gpu.to_markdown(results) in text
     assert gpu_kernels.to_markdown(kernels["rows"], kernels["setup"]) in text
+
+
+def test_inverse_particle_tables_render():
+    from benchmarks import bench_inverse_particle as bench
+
+    accuracy = {
+        "hypotheses / particles": 10,
+        "compile (s)": 1.0,
+        "ms / trajectory": 2.0,
+        "p(true goal)": 0.5,
+        "MAP goal": 0.5,
+        "budget ±1": 0.5,
+        "log β abs. err": 0.1,
+        "TV to coarse": 0.0,
+    }
+    fine = {
+        "hypotheses": 40,
+        "table_gib": 0.1,
+        "posteriors_gib": 0.1,
+        "ms_per_traj": 8.0,
+        "states": 9,
+        "trajectories": 100,
+        "scale": 4.0,
+    }
+    rows = [
+        accuracy | {"method": "exact", "fine grid": fine},
+        accuracy | {"method": "particles, N = 5", "resampled steps": 0.1},
+    ] + [
+        {
+            "table": "scaling",
+            "steps": steps,
+            "particles": 5,
+            "before ms / step": 0.5 * steps,
+            "after ms / step": 1.0,
+            "before resampled": 0.1,
+            "after resampled": 0.2,
+        }
+        for steps in (10, 200)
+    ]
+    table = bench.to_markdown(rows)
+    assert "| 200 | 100.00 | 1.00 | 100.0 | 10 %, 20 % |" in table
+    assert table.count("| particles, N = 5 |") == 1
+    assert "(100× faster at the longest)" in bench.notes(rows)
