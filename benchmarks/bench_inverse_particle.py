@@ -15,7 +15,7 @@ Data: 16 agents with ``(g, k, log beta)`` drawn from the prior and a random open
 start cell act for 40 steps each (agents keep acting after reaching their goal).
 
 * **particles**: ``jax.jit`` of :func:`pinfer.inverse.run_particle_inverse`
-  mapped over the trajectories (``lax.map``, vmapped 2 at a time) with N = 200 and
+  mapped over the trajectories (``lax.map``, one at a time) with N = 200 and
   N = 1,000 particles (default moves: a (goal, budget) move proposed from the
   filter's running ``[G, K, B]`` log-likelihood tables at each particle's beta and
   Metropolis-corrected, then random-walk Metropolis on ``log beta``; resampling at
@@ -107,18 +107,19 @@ QUICK = {
 }
 FINE_GRID = 200
 DEFAULT_MOVES = (gibbs_goal_budget_move, log_beta_rwm_move)
-BATCH = 2  # trajectories per vmapped batch in the particle runs
 DISCOUNT, GOAL_VALUE, STEP_COST = 0.95, 10.0, 1.0
 
 
 def _particles_batch(
     keys, q_tables, states, actions, mask, prior, num_particles, moves=DEFAULT_MOVES
 ):
-    """``run_particle_inverse`` over trajectories, ``lax.map`` in small batches.
+    """``run_particle_inverse`` over trajectories, ``lax.map`` one at a time.
 
-    A plain ``vmap`` over 100 trajectories of the rescoring reference materialises
-    its ``[trajectories, N, G, K, T, A]`` intermediate (many GiB); mapping over
-    small batches keeps memory per batch.
+    Under ``vmap`` (also ``lax.map``'s ``batch_size``, even 1) the resampling
+    ``lax.cond`` runs both branches, and every step would pay for the
+    rejuvenation moves (the rescoring reference's ``[trajectories, N, G, K, T, A]``
+    intermediate included); a plain ``lax.map`` keeps them to the steps that
+    resample.
     """
 
     def one(xs):
@@ -127,7 +128,7 @@ def _particles_batch(
             key, q_tables, s, a, m, prior, num_particles=num_particles, moves=moves
         )
 
-    return jax.lax.map(one, (keys, states, actions, mask), batch_size=BATCH)
+    return jax.lax.map(one, (keys, states, actions, mask))
 
 
 def _timed(compiled, args, rounds):

@@ -129,7 +129,10 @@ def run_particle_inverse(
     layouts is a vmap too. The transition probabilities are the same for every
     hypothesis, so they are left out of the evidence; ``states`` may hold ``T + 1``
     visited states (the last is ignored). Concrete states and actions out of range
-    raise, naming the step; inside ``jit`` they set ``failed_step``.
+    raise, naming the step; inside ``jit`` they set ``failed_step``. Under
+    ``jax.vmap`` the resampling decision (a ``lax.cond``) runs both branches, so
+    every step pays for the rejuvenation moves; ``jax.lax.map`` over trajectories
+    (without ``batch_size``, which vmaps) keeps them to the steps that resample.
 
     Args:
         key: PRNG key.
