@@ -23,7 +23,8 @@ LINE = TabularMDP(  # states 0-1-2 on a line, actions left / right
     np.eye(3)[np.array([[0, 1], [0, 2], [1, 2]])], np.zeros((3, 2)), np.zeros(3, bool)
 )
 GOALS = jnp.array([0, 2])
-Q = inv.goal_q_tables(LINE, GOALS, 0.9, budgets=(1, 3))  # [2, 2, 3, 2]
+# Made by hand (no planning at import): [G, K, S, A] = [2, 2, 3, 2].
+Q = jnp.asarray(np.random.default_rng(0).normal(size=(2, 2, 3, 2)), jnp.float32)
 PRIOR = inv.uniform_prior(2, 2)
 STATES, ACTIONS, MASK = (
     jnp.array([0, 1, 2, 1]),
@@ -31,11 +32,18 @@ STATES, ACTIONS, MASK = (
     jnp.ones(4, bool),
 )
 GRID = jnp.linspace(-2.0, 2.0, 5)
-HISTORY = inv.history_tables(Q, STATES, ACTIONS, MASK, GRID)
+_TABLE = jnp.zeros((2, 2, 5))
+HISTORY = inv.History(Q, STATES, ACTIONS, MASK, GRID, _TABLE, _TABLE)
 PARTICLES = inv.InverseParticles(
     jnp.array([0, 1, 1]), jnp.array([0, 1, 0]), jnp.zeros(3)
 )
-STATE = inv.particle_inverse_init(KEY, Q, 8, 4, PRIOR)
+
+
+@functools.cache
+def _state():
+    return inv.particle_inverse_init(KEY, Q, 8, 4, PRIOR)
+
+
 INT_ONLY = "integer indices hold no NaN (a float array is the dtype case)"
 BOOL_ONLY = "a bool mask: every value is valid (another dtype is the dtype case)"
 MOVES_NA = "a tuple of move functions, not an array (a non-function is the type case)"
@@ -138,8 +146,15 @@ def _run_jit():
 
 
 def _step(**changes):
-    args = dict(key=KEY, state=STATE, state_index=0, action=1, q_tables=Q, prior=PRIOR)
+    args = dict(
+        key=KEY, state=_state(), state_index=0, action=1, q_tables=Q, prior=PRIOR
+    )
     return inv.particle_inverse_step(**(args | changes))
+
+
+def _samples(**changes):
+    args = dict(key=KEY, state=_state(), num_samples=4)
+    return inv.particle_posterior_samples(**(args | changes))
 
 
 def _init(**changes):
@@ -178,7 +193,6 @@ def _plan(**changes):
     return inv.goal_q_tables(**(args | changes))
 
 
-_TABLE = jnp.zeros((2, 2, 5))
 ENTRIES = {
     "pinfer.inverse.run_particle_inverse": [
         bad("key", "key", _run, key=0, match=("got 0",)),
@@ -226,33 +240,25 @@ ENTRIES = {
         *na("moves", MOVES_NA),
     ],
     "pinfer.inverse.particle_posterior_samples": [
-        bad("key", "key", inv.particle_posterior_samples, 0, STATE, 4, match=("0",)),
+        bad("key", "key", _samples, key=0, match=("got 0",)),
+        bad("state", "type", _samples, state=PARTICLES, match=("InverseParticles",)),
+        bad("num_samples", "value", _samples, num_samples=0, match=("got 0",)),
         bad(
-            "state",
+            "resample_fn",
             "type",
-            inv.particle_posterior_samples,
-            KEY,
-            PARTICLES,
-            4,
-            match=("InverseParticles",),
-        ),
-        bad(
-            "num_samples",
-            "value",
-            inv.particle_posterior_samples,
-            KEY,
-            STATE,
-            0,
-            match=("got 0",),
+            _samples,
+            resample_fn="systematic",
+            match=("'systematic'",),
         ),  # fmt: skip
-        bad(
+        Case(
             "state",
             "value",
-            inv.particle_posterior_samples,
-            KEY,
-            STATE._replace(log_evidence=jnp.float32(NAN), failed_step=jnp.int32(2)),
-            4,
-            match=("failed at step 2",),
+            lambda: _samples(
+                state=_state()._replace(
+                    log_evidence=jnp.float32(NAN), failed_step=jnp.int32(2)
+                )
+            ),
+            match=("state", "failed at step 2"),
         ),
     ],
     "pinfer.inverse.goal_q_tables": [
