@@ -130,10 +130,42 @@ def _action_log_prob(q_tables, particles, state_index, action):
     return jax.nn.log_softmax(beta * q, axis=-1)[:, action]
 
 
+def _rejuvenate(key, particles, log_w, history, prior, options):
+    """Resample, then apply the moves ``num_moves`` times; ``(particles, rates)``."""
+    _, resample_fn, moves, num_moves = options
+    key_resample, key_move = jax.random.split(key)
+    indices = resample_fn(key_resample, log_w, log_w.shape[0])
+    particles = jax.tree.map(lambda leaf: leaf[indices], particles)
+    rates = jnp.zeros(len(moves), log_w.dtype)
+    for key_repeat in jax.random.split(key_move, num_moves):
+        keys = jax.random.split(key_repeat, len(moves))
+        for m, (move, key_m) in enumerate(zip(moves, keys, strict=True)):
+            particles, rate = move(key_m, particles, history, prior)
+            rates = rates.at[m].add(rate / num_moves)
+    return particles, rates
+
+
+def _hold_on_failure(state, new_state, bad, log_z):
+    """``new_state``, or ``state`` held with ``failed_step`` set: after an action
+    every particle rules out (log-evidence -inf) or an out-of-range input (NaN)."""
+    already = state.failed_step >= 0
+    ok = ~already & ~bad & jnp.isfinite(log_z)
+    invalid = bad | jnp.isnan(log_z)
+    evidence = jnp.where(invalid, jnp.nan, -jnp.inf)
+    held = state._replace(
+        log_evidence=jnp.where(already, state.log_evidence, evidence).astype(
+            state.log_evidence.dtype
+        ),
+        failed_step=jnp.where(already, state.failed_step, state.num_observed).astype(
+            jnp.int32
+        ),
+    )
+    return jax.tree.map(lambda a, b: jnp.where(ok, a, b), new_state, held), ok
+
+
 def step_kernel(key, state, state_index, action, q_tables, prior, threshold, options):
     """One step without checks; ``options`` from :func:`split_options`."""
-    static_threshold, resample_fn, moves, num_moves = options
-    key_resample, key_move = jax.random.split(key)
+    static_threshold, num_rates = options[0], len(options[2])
     num_particles = state.log_weights.shape[0]
     num_states, num_actions = q_tables.shape[2:]
     count = state.num_observed
@@ -156,19 +188,12 @@ def step_kernel(key, state, state_index, action, q_tables, prior, threshold, opt
         state.log_lik_slope + d_slope,
     )
     ess_now = ess(log_w)
-    num_rates = len(moves)
 
     def rejuvenate(_):
-        indices = resample_fn(key_resample, log_w, num_particles)
-        particles = jax.tree.map(lambda leaf: leaf[indices], state.particles)
-        rates = jnp.zeros(num_rates, log_w.dtype)
-        for key_repeat in jax.random.split(key_move, num_moves):
-            keys = jax.random.split(key_repeat, num_rates)
-            for m, (move, key_m) in enumerate(zip(moves, keys, strict=True)):
-                particles, rate = move(key_m, particles, history, prior)
-                rates = rates.at[m].add(rate / num_moves)
-        uniform = jnp.full_like(log_w, -jnp.log(num_particles))
-        return particles, uniform, rates
+        particles, rates = _rejuvenate(
+            key, state.particles, log_w, history, prior, options
+        )
+        return particles, jnp.full_like(log_w, -jnp.log(num_particles)), rates
 
     def keep(_):
         return state.particles, log_w, jnp.zeros(num_rates, log_w.dtype)
@@ -197,17 +222,7 @@ def step_kernel(key, state, state_index, action, q_tables, prior, threshold, opt
         history.log_lik_slope,
         state.failed_step,
     )
-    # A failed step (an impossible action: -inf; a bad index: NaN) holds the state.
-    already = state.failed_step >= 0
-    ok = ~already & ~bad & jnp.isfinite(log_z)
-    invalid = bad | jnp.isnan(log_z)
-    held = state._replace(
-        log_evidence=jnp.where(
-            already, state.log_evidence, jnp.where(invalid, jnp.nan, -jnp.inf)
-        ).astype(state.log_evidence.dtype),
-        failed_step=jnp.where(already, state.failed_step, count).astype(jnp.int32),
-    )
-    new_state = jax.tree.map(lambda a, b: jnp.where(ok, a, b), new_state, held)
+    new_state, ok = _hold_on_failure(state, new_state, bad, log_z)
     return new_state, ParticleInverseInfo(ess_now, log_z, do_resample & ok, rates)
 
 
