@@ -388,9 +388,19 @@ class GridWorld(AbstractEnvironment):
             [0.375, 0.625, 0.0]
         """
         successors = self.successor_table(params)
-        det = jax.nn.one_hot(successors, self.num_states, dtype=params.slip.dtype)
         slip = params.slip
-        transition = (1 - slip) * det + slip * jnp.mean(det, axis=1, keepdims=True)
+        dtype = slip.dtype
+        states = jnp.arange(self.num_states)
+        # mean_b onehot(succ[s, b]) as counts scattered into [S, S], then divided
+        # by A (the same numbers as a mean over a one-hot [S, A, S] table, without
+        # holding that table twice: at 64 x 64 it is 268 MB).
+        counts = jnp.zeros((self.num_states, self.num_states), dtype)
+        counts = counts.at[states[:, None], successors].add(1.0)
+        slipped = counts / self.num_actions
+        det = successors[:, :, None] == states[None, None, :]
+        transition = jnp.where(det, 1 - slip, jnp.zeros((), dtype)) + (
+            slip * slipped[:, None, :]
+        )
         cells = jnp.arange(self.num_states) % self.num_cells
         terminal = jax.vmap(self._is_terminal, in_axes=(0, None))(cells, params)
         reward = jnp.where(
