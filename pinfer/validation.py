@@ -263,6 +263,10 @@ def check_array(
                 f"type {type(value).__name__}. {hint}".rstrip()
             ) from None
     if dtype is not None:
+        if dtype not in _KINDS:
+            raise ValueError(
+                f"check_array: `dtype` must be one of {sorted(_KINDS)}, got {dtype!r}."
+            )
         kind, words, cast = _KINDS[dtype]
         ok = jnp.issubdtype(array.dtype, kind)
         if dtype in ("float", "int", "number") and array.dtype == jnp.bool_:
@@ -383,6 +387,10 @@ def check_range(
         ValueError: boltzmann_policy: `beta` must be >= 0.0, got -1.0. 0 is a random \
 agent.
     """
+    if low is not None and high is not None and not low <= high:
+        raise ValueError(
+            f"check_range: `low` ({low}) must not lie above `high` ({high})."
+        )
     array = concrete(value)
     if array is None:
         return
@@ -479,7 +487,8 @@ def first_out_of_range(indices: Array, size: int, mask: Array | None = None) -> 
         >>> first_out_of_range(jnp.array([0, 3, 7, -1]), 4)
         Array(2, dtype=int32)
     """
-    indices = jnp.asarray(indices)
+    size = check_static_int(size, "size", 0, where="first_out_of_range")
+    indices = check_array(indices, "indices", where="first_out_of_range", dtype="int")
     bad = (indices < 0) | (indices >= size)
     if mask is not None:
         bad = bad & jnp.asarray(mask, bool)
@@ -523,6 +532,7 @@ def check_indices(
         ValueError: infer_goals: `actions` holds 7 at trajectory 1, step 1, which is \
 not an action in 0..3.
     """
+    size = check_static_int(size, "size", 0, where="check_indices")
     if not is_traced(value):
         array = np.asarray(value)
         if array.size and not np.issubdtype(array.dtype, np.integer):
