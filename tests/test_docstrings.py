@@ -7,11 +7,21 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pinfer import linalg, random, validation
+from pinfer import (
+    _validation_arrays,
+    _validation_base,
+    _validation_objects,
+    linalg,
+    random,
+    validation,
+)
 from pinfer.models import gaussian, kalman, linear_gaussian
 from pinfer.smc import schedule, ssm
 
-MODULES = [linalg, random, validation, schedule, ssm, gaussian, kalman, linear_gaussian]
+# pinfer.validation's helpers are defined in its private modules (by family).
+VALIDATION = [_validation_base, _validation_objects, _validation_arrays]
+MODULES = [linalg, random, validation, *VALIDATION, schedule, ssm]
+MODULES += [gaussian, kalman, linear_gaussian]
 # Names the examples of the model modules use across modules.
 SHARED = {
     name: getattr(linear_gaussian, name)

@@ -26,7 +26,12 @@ UTILITIES = {"types", "base", "validation", "linalg", "random", "progress"}
 # What each part of pinfer may import from pinfer, besides itself and UTILITIES.
 ALLOWED = {
     "types": set(),
-    "validation": {"types"},
+    "validation": {"types", "_validation_base", "_validation_objects"}
+    | {"_validation_arrays"},
+    # pinfer.validation's private modules, which only it imports.
+    "_validation_base": {"types"},
+    "_validation_objects": {"types", "_validation_base"},
+    "_validation_arrays": {"types", "_validation_base", "_validation_objects"},
     "base": {"types", "validation"},
     "linalg": {"types", "validation"},
     "random": {"types", "validation"},

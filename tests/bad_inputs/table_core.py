@@ -1,5 +1,6 @@
 """Bad inputs of ``pinfer.base``, ``pinfer.validation`` and ``pinfer.types``."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -71,6 +72,106 @@ ENTRIES = {
             lambda: validation.check_callable(3, "fn"),
             match=("fn", "3"),
         ),
+        Case(
+            "value",
+            "type",
+            lambda: validation.check_callable("f", "fn", optional=True),
+            match=("fn", "'f'", "or None"),
+        ),
+    ],
+    "pinfer.validation.check_flag": [
+        Case(
+            "value",
+            "type",
+            lambda: validation.check_flag(1, "allow_stay"),
+            match=("allow_stay", "1", "int"),
+        ),
+        Case(
+            "value",
+            "shape",
+            lambda: validation.check_flag(np.ones(2, bool), "allow_stay"),
+            match=("allow_stay", "[True, True]"),
+        ),
+        Case(
+            "value",
+            "type",
+            lambda: validation.check_flag(jnp.bool_(True), "h", static=True),
+            match=("h", "True", "Python bool"),
+        ),
+    ],
+    "pinfer.validation.check_protocol": [
+        Case(
+            "value",
+            "type",
+            lambda: validation.check_protocol(3, "env", ("reset", "step")),
+            match=("env", "int", "`reset`"),
+        ),
+        Case(
+            "value",
+            "type",
+            lambda: validation.check_protocol(
+                [], "model", ("copy", "run"), has=lambda obj, m: hasattr(obj, m)
+            ),
+            match=("model", "list", "no `run`"),
+        ),
+    ],
+    "pinfer.validation.check_scalar": [
+        Case(
+            "value",
+            "shape",
+            lambda: validation.check_scalar(np.ones(2), "beta"),
+            match=("beta", "(2,)"),
+        ),
+        Case(
+            "value",
+            "dtype",
+            lambda: validation.check_scalar(True, "beta"),
+            match=("beta", "bool"),
+        ),
+        Case(
+            "value",
+            "range",
+            lambda: validation.check_scalar(-1.0, "beta", low=0.0),
+            match=("beta", "-1.0", ">= 0.0"),
+        ),
+        Case(
+            "value",
+            "range",
+            lambda: validation.check_scalar(np.inf, "cost", low=0.0),
+            match=("cost", "inf", "finite"),
+        ),
+        Case(
+            "value",
+            "nan",
+            lambda: validation.check_scalar(np.nan, "beta", low=0.0),
+            match=("beta", "nan"),
+        ),
+    ],
+    "pinfer.validation.traced_in_range": [
+        Case(
+            "value",
+            "nan",
+            lambda: jax.jit(lambda v: validation.traced_in_range(v, low=0.0))(
+                jnp.array([1.0, np.nan])
+            ),
+            flag=lambda ok: not bool(ok[1]),
+        ),
+    ],
+    "pinfer.validation.all_of": Exempt("a conjunction of traced_in_range results"),
+    "pinfer.validation.nan_unless": Exempt(
+        "a select: NaN where its flag is False, its arrays unchanged elsewhere"
+    ),
+    "pinfer.validation.error_unless": [
+        Case(
+            "checks",
+            "range",
+            lambda: eqx.filter_jit(
+                lambda v: validation.error_unless(
+                    v, [(validation.traced_in_range(v, low=0.0), "beta", ">= 0")]
+                )
+            )(jnp.array(-1.0)),
+            match=("beta", ">= 0", "traced value"),
+        ),
     ],
     "pinfer.validation.check_finite": [
         Case(
@@ -110,6 +211,14 @@ ENTRIES = {
             "shape",
             lambda: validation.check_fraction([0.5, 0.5], "f"),
             match=("f", "(2,)"),
+        ),
+        Case(
+            "value",
+            "range",
+            lambda: eqx.filter_jit(lambda f: validation.check_fraction(f, "f"))(
+                jnp.array(1.5)
+            ),
+            match=("f", "fraction", "traced value"),
         ),
     ],
     "pinfer.validation.check_indices": [
