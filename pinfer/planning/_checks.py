@@ -3,8 +3,9 @@
 
 Each public function checks its arguments once, before tracing: the MDP's type and
 rank, scalars (discount, beta, step cost, tolerance) and arrays of Q-values. Shapes and
-dtypes are checked on traced values too; values only when concrete. Kernels inside
-the planners call the unchecked helpers.
+dtypes are checked on traced values too; values only when concrete (a traced value
+out of range makes the result NaN: ``traced_in_range`` and ``nan_unless`` of
+:mod:`pinfer.validation`). Kernels inside the planners call the unchecked helpers.
 """
 
 import jax.numpy as jnp
@@ -16,8 +17,8 @@ from pinfer.validation import (
     check_callable,
     check_finite,
     check_range,
+    check_scalar,
     check_type,
-    is_traced,
 )
 
 MDP_HINT = (
@@ -40,41 +41,11 @@ def check_mdp(mdp, where: str, name: str = "mdp") -> TabularMDP:
     return mdp
 
 
-def check_scalar(
-    value,
-    name: str,
-    where: str,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-    hint: str = "",
-):
-    """A real scalar (0-d, numeric, not bool) in range; NaN is out of every range."""
-    array = check_array(value, name, where=where, ndim=0, dtype="number", hint=hint)
-    # The value as given (not its float32 copy) goes into the message.
-    if low is None and high is None:
-        check_finite(value, name, where=where, hint=hint)
-    else:
-        check_range(
-            value,
-            name,
-            where=where,
-            low=low,
-            high=high,
-            low_open=low_open,
-            high_open=high_open,
-            hint=hint,
-        )
-    return array
-
-
 def check_discount(discount, where: str):
     return check_scalar(
         discount,
         "discount",
-        where,
+        where=where,
         low=0.0,
         high=1.0,
         hint="It weighs the next state's value: 0.95 is a typical choice, 1.0 means "
@@ -155,45 +126,3 @@ def check_value_fn(value_fn, where: str):
         where=where,
         hint="Pass max_value or functools.partial(soft_value, beta=b).",
     )
-
-
-def traced_in_range(
-    value,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-):
-    """Whether a *traced* value lies in range (a traced bool array; NaN is out), or
-    ``None`` for a concrete value (checked before tracing already)."""
-    if not is_traced(value):
-        return None
-    value = jnp.asarray(value)
-    ok = ~jnp.isnan(value)
-    if low is not None:
-        ok &= (value > low) if low_open else (value >= low)
-    if high is not None:
-        ok &= (value < high) if high_open else (value <= high)
-    return ok
-
-
-def all_of(*oks):
-    """The conjunction of :func:`traced_in_range` results (``None`` if all are)."""
-    present = [jnp.all(ok) for ok in oks if ok is not None]
-    if not present:
-        return None
-    out = present[0]
-    for ok in present[1:]:
-        out &= ok
-    return out
-
-
-def nan_unless(ok, *arrays):
-    """``arrays`` where ``ok``, NaN elsewhere: how an argument that was traced (so
-    not checked before tracing) and out of range shows in the result; an unchanged
-    ``arrays`` when ``ok`` is None."""
-    if ok is None:
-        return arrays if len(arrays) > 1 else arrays[0]
-    out = tuple(jnp.where(ok, a, jnp.nan) for a in arrays)
-    return out if len(out) > 1 else out[0]

@@ -25,7 +25,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 from jax import lax
 
-from pinfer.planning._checks import all_of, check_beta, nan_unless
+from pinfer.planning._checks import check_beta
 from pinfer.planning.mdp import TabularMDP
 from pinfer.planning.soft import _boltzmann, beta_ok
 from pinfer.planning.value_iteration import (
@@ -37,7 +37,7 @@ from pinfer.planning.value_iteration import (
     max_value,
 )
 from pinfer.types import Array, Float
-from pinfer.validation import check_static_int
+from pinfer.validation import all_of, check_static_int, nan_unless
 
 __all__ = ["BudgetResult", "budget_limited_planning"]
 

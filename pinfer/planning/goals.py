@@ -28,17 +28,19 @@ import equinox as eqx
 import jax.numpy as jnp
 from jax import lax
 
-from pinfer.planning._checks import (
+from pinfer.planning._checks import check_mdp
+from pinfer.planning.expectation import _expected_next
+from pinfer.planning.mdp import TabularMDP
+from pinfer.types import Array, Bool, Float, Int
+from pinfer.validation import (
     all_of,
-    check_mdp,
+    check_array,
+    check_finite,
+    check_indices,
     check_scalar,
     nan_unless,
     traced_in_range,
 )
-from pinfer.planning.expectation import _expected_next
-from pinfer.planning.mdp import TabularMDP
-from pinfer.types import Array, Bool, Float, Int
-from pinfer.validation import check_array, check_finite, check_indices
 
 __all__ = [
     "goal_reward",
@@ -61,7 +63,7 @@ def _check_step_cost(step_cost, where: str):
     return check_scalar(
         step_cost,
         "step_cost",
-        where,
+        where=where,
         low=0.0,
         high=float("inf"),
         high_open=True,
@@ -176,7 +178,7 @@ def goal_reward(
     check_mdp(mdp, where)
     goal_state = check_array(goal_state, "goal_state", where=where, ndim=0, dtype="int")
     check_indices(goal_state, "goal_state", mdp.num_states, where=where, what="state")
-    check_scalar(goal_value, "goal_value", where)
+    check_scalar(goal_value, "goal_value", where=where)
     _check_step_cost(step_cost, where)
     is_goal = jnp.arange(mdp.num_states) == goal_state
     goal_values = jnp.where(is_goal, goal_value, 0.0)

@@ -22,18 +22,11 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
-from pinfer.planning._checks import (
-    all_of,
-    check_beta,
-    check_beta_shape,
-    check_q_values,
-    check_scalar,
-    nan_unless,
-    traced_in_range,
-)
+from pinfer.planning._checks import check_beta, check_beta_shape, check_q_values
 from pinfer.planning.mdp import TabularMDP
 from pinfer.planning.value_iteration import VIResult, _iterate, flag_result
 from pinfer.types import Array, Float
+from pinfer.validation import all_of, check_scalar, nan_unless, traced_in_range
 
 __all__ = ["soft_value", "soft_value_iteration", "boltzmann_policy", "greedy_policy"]
 
@@ -180,7 +173,7 @@ def greedy_policy(
     """
     where = "greedy_policy"
     q_values = check_q_values(q_values, where)
-    check_scalar(atol, "atol", where, low=0.0, high=float("inf"), high_open=True)
+    check_scalar(atol, "atol", where=where, low=0.0, high=float("inf"), high_open=True)
     q_values = jax.lax.stop_gradient(q_values)
     best = q_values >= jnp.max(q_values, axis=-1, keepdims=True) - atol
     num_best = jnp.sum(best, axis=-1, keepdims=True).astype(q_values.dtype)

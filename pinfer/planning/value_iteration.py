@@ -42,15 +42,19 @@ from pinfer.planning._checks import (
     check_discount,
     check_mdp,
     check_q_values,
-    check_scalar,
     check_value_fn,
-    nan_unless,
-    traced_in_range,
 )
 from pinfer.planning.expectation import _expected_next
 from pinfer.planning.mdp import TabularMDP
 from pinfer.types import Array, Bool, Float, Int
-from pinfer.validation import check_array, check_finite, check_static_int
+from pinfer.validation import (
+    check_array,
+    check_finite,
+    check_scalar,
+    check_static_int,
+    nan_unless,
+    traced_in_range,
+)
 
 __all__ = [
     "VIResult",
@@ -226,8 +230,9 @@ def _iterate(mdp, discount, count, count_name, value_fn, tol, where) -> VIResult
     tol = check_scalar(
         tol,
         "tol",
-        where,
+        where=where,
         low=0.0,
+        finite=False,
         hint="It bounds the last sweep's change of the values, max_s |V_n - V_n-1|.",
     )
     result = _until_tolerance(mdp, discount, tol, count, value_fn)
@@ -364,7 +369,7 @@ def value_iteration_until_converged(
     """
     where = "value_iteration_until_converged"
     if tol is None:  # a fixed count is value_iteration's job
-        check_scalar(tol, "tol", where, low=0.0)
+        check_scalar(tol, "tol", where=where, low=0.0, finite=False)
     return _iterate(
         mdp,
         discount,
