@@ -1,11 +1,12 @@
 """Boundary checks shared by the entry points of :mod:`pinfer.smc` (private).
 
 Built on :mod:`pinfer.validation`: concrete values are checked on the host before
-anything is traced; a traced ESS fraction is guarded with ``eqx.error_if`` (one
-scalar test per call, outside any loop). The kernels they protect do no checking.
+anything is traced (a traced ESS fraction is guarded by ``check_fraction`` itself);
+a NaN step found by a checked run raises through ``eqx.branched_error_if``. The
+kernels they protect do no checking.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import equinox as eqx
@@ -16,16 +17,9 @@ import numpy as np
 from pinfer.smc._broadcast import stretched_observation
 from pinfer.smc.ssm import AbstractStateSpaceModel, implements
 from pinfer.types import ArrayTree
-from pinfer.validation import (
-    check_array,
-    check_finite,
-    check_fraction,
-    concrete,
-    is_traced,
-)
+from pinfer.validation import check_array, check_finite, check_protocol, concrete
 
 __all__ = [
-    "check_fraction_arg",
     "check_log_weights",
     "check_model",
     "check_observation",
@@ -35,43 +29,6 @@ __all__ = [
 ]
 
 _SSM = "pinfer.smc.AbstractStateSpaceModel"
-
-
-def check_fraction_arg(
-    value: Any,
-    name: str,
-    where: str,
-    *,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> Any:
-    """An ESS fraction, checked by the one rule (:func:`check_fraction`).
-
-    A concrete value outside the interval raises now; a traced one comes back
-    wrapped in ``eqx.error_if``, so a run with a bad fraction stops with the
-    message instead of returning a number. Python numbers are returned unchanged
-    (the SMC step resolves ``0`` and ``1`` when tracing).
-    """
-    if isinstance(value, bool) or (
-        not isinstance(value, (int, float)) and not hasattr(value, "dtype")
-    ):
-        raise TypeError(
-            f"{where}: `{name}` must be a number (a fraction of the particles), got "
-            f"{value!r} of type {type(value).__name__}."
-        )
-    array = check_array(value, name, where=where, ndim=0, dtype="number")
-    check_fraction(value, name, where=where, low_open=low_open, high_open=high_open)
-    if not is_traced(value):
-        return value
-    below = (array <= 0) if low_open else (array < 0)
-    above = (array >= 1) if high_open else (array > 1)
-    bounds = f"{'(' if low_open else '['}0, 1{')' if high_open else ']'}"
-    return eqx.error_if(
-        array,
-        below | above | jnp.isnan(array),
-        f"{where}: `{name}` must be a fraction of the particles in {bounds}; the "
-        "traced value passed is outside it.",
-    )
 
 
 def check_log_weights(
@@ -102,14 +59,16 @@ def check_log_weights(
 
 def check_model(model: Any, where: str, needed: Sequence[str]) -> None:
     """Raise a ``TypeError`` naming the methods of ``needed`` the model lacks."""
-    missing = [name for name in needed if not implements_or_has(model, name)]
-    if missing:
-        raise TypeError(
-            f"{where}: `model` of type {type(model).__name__} does not implement "
-            f"{missing}; a state-space model subclasses {_SSM} and implements "
-            "sample_initial, sample_transition and log_observation (sample_observation "
-            "for simulation)."
-        )
+    check_protocol(
+        model,
+        "model",
+        needed,
+        where=where,
+        what="a state-space model",
+        hint=f"A state-space model subclasses {_SSM} and implements sample_initial, "
+        "sample_transition and log_observation (sample_observation for simulation).",
+        has=implements_or_has,
+    )
 
 
 def implements_or_has(model: Any, name: str) -> bool:
@@ -313,17 +272,3 @@ def raise_at_nan_step(value: Any, nan_step: Any, where: str) -> Any:
     )
     index = jnp.clip(nan_step, 0, _MAX_NAMED_STEPS)
     return eqx.branched_error_if(value, nan_step >= 0, index, messages)
-
-
-def check_callable_or_none(value: Any, name: str, where: str) -> Callable | None:
-    if value is not None and not callable(value):
-        raise TypeError(
-            f"{where}: `{name}` must be a function or None, got {_short(value)} of "
-            f"type {type(value).__name__}."
-        )
-    return value
-
-
-def as_host_bool(value: Any) -> bool | None:
-    array = concrete(value)
-    return None if array is None else bool(np.asarray(array))

@@ -7,13 +7,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from pinfer.smc._checks import check_fraction_arg
 from pinfer.smc.mcmc import MCMCKernel
 from pinfer.types import Array, ArrayTree
 from pinfer.validation import (
     check_array,
     check_callable,
     check_finite,
+    check_fraction,
     check_static_int,
     check_type,
     concrete,
@@ -115,8 +115,8 @@ def check_options(
     num_bisection_steps: Any = 1,
 ) -> tuple[Any, int]:
     """Check the sampler's options; returns ``(target_ess, max_steps)``."""
-    target_ess = check_fraction_arg(
-        target_ess, "target_ess", where, low_open=True, high_open=True
+    target_ess = check_fraction(
+        target_ess, "target_ess", where=where, low_open=True, high_open=True
     )
     max_steps = check_static_int(max_steps, "max_steps", 1, where=where)
     check_static_int(num_mcmc_steps, "num_mcmc_steps", 1, where=where)
@@ -129,8 +129,7 @@ def check_options(
             where=where,
             hint="Build one with pinfer.smc.build_rwm() or build_hmc().",
         )
-    if resample_fn is not None:
-        check_callable(resample_fn, "resample_fn", where=where)
+    check_callable(resample_fn, "resample_fn", where=where, optional=True)
     if temperatures is None:
         return target_ess, max_steps
     check_array(

@@ -53,12 +53,13 @@ import jax
 import jax.numpy as jnp
 
 from pinfer.diagnostics.ess import log_ess
-from pinfer.smc._checks import check_fraction_arg, check_log_weights
+from pinfer.smc._checks import check_log_weights
 from pinfer.smc.resampling import normalize, systematic
 from pinfer.types import Array, Float, Int, PRNGKey, Scalar
 from pinfer.validation import (
     check_array,
     check_callable,
+    check_fraction,
     check_key,
     check_range,
     check_static_int,
@@ -169,8 +170,8 @@ def _check_common(
     where, log_weights, target_diversity, diversity_fn, num_steps, nonzero=False
 ):
     log_weights = check_log_weights(log_weights, "log_weights", where, nonzero=nonzero)
-    target_diversity = check_fraction_arg(
-        target_diversity, "target_diversity", where, low_open=True
+    target_diversity = check_fraction(
+        target_diversity, "target_diversity", where=where, low_open=True
     )
     check_callable(diversity_fn, "diversity_fn", where=where)
     check_static_int(num_steps, "num_bisection_steps", 1, where=where)

@@ -37,9 +37,8 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
-from pinfer.smc._checks import check_fraction_arg
 from pinfer.types import Array, ArrayTree, Bool, Float, Int, PRNGKey, Scalar
-from pinfer.validation import check_callable, check_key, check_type
+from pinfer.validation import check_callable, check_fraction, check_key, check_type
 
 __all__ = [
     "SMCState",
@@ -192,9 +191,8 @@ def smc_step(
         ("resample_fn", resample_fn),
     ):
         check_callable(fn, name, where=where)
-    if log_lookahead_fn is not None:
-        check_callable(log_lookahead_fn, "log_lookahead_fn", where=where)
-    ess_threshold = check_fraction_arg(ess_threshold, "ess_threshold", where)
+    check_callable(log_lookahead_fn, "log_lookahead_fn", where=where, optional=True)
+    ess_threshold = check_fraction(ess_threshold, "ess_threshold", where=where)
     return smc_kernel(
         key,
         state,

@@ -62,7 +62,6 @@ import jax.numpy as jnp
 from pinfer.linalg import weighted_sum
 from pinfer.progress import progress_scan
 from pinfer.smc._checks import (
-    check_fraction_arg,
     check_model,
     check_observation,
     first_observation,
@@ -82,6 +81,7 @@ from pinfer.types import Array, ArrayTree, Bool, Float, Int, PRNGKey, Scalar
 from pinfer.validation import (
     check_array,
     check_callable,
+    check_fraction,
     check_key,
     check_static_int,
 )
@@ -331,15 +331,15 @@ def _check_inputs(
         )
     proposal = resolve_proposal(proposal, where)
     check_proposal(model, proposal, auxiliary, where)
-    ess_threshold = check_fraction_arg(ess_threshold, "ess_threshold", where)
+    ess_threshold = check_fraction(ess_threshold, "ess_threshold", where=where)
     check_callable(resample_fn, "resample_fn", where=where)
-    if summary_fn is not None:
-        check_callable(
-            summary_fn,
-            "summary_fn",
-            where=where,
-            hint="Pass (particles, log_weights) -> pytree of arrays, or None.",
-        )
+    check_callable(
+        summary_fn,
+        "summary_fn",
+        where=where,
+        hint="Pass (particles, log_weights) -> pytree of arrays, or None.",
+        optional=True,
+    )
     particle = jax.eval_shape(lambda: model.sample_initial(key))
     check_observation(model, one, particle, where, stacked=num_steps)
     return proposal, num_particles, ess_threshold

@@ -11,9 +11,14 @@ import jax
 import jax.numpy as jnp
 
 from pinfer.diagnostics.ess import log_ess
-from pinfer.smc._checks import check_fraction_arg, check_log_weights
+from pinfer.smc._checks import check_log_weights
 from pinfer.types import Array, Float, Scalar
-from pinfer.validation import check_array, check_range, check_static_int
+from pinfer.validation import (
+    check_array,
+    check_fraction,
+    check_range,
+    check_static_int,
+)
 
 __all__ = [
     "next_temperature",
@@ -100,8 +105,8 @@ def next_temperature(
         )
     check_array(temperature, "temperature", where=where, ndim=0, dtype="number")
     check_range(temperature, "temperature", where=where, low=0.0, high=1.0)
-    target_ess = check_fraction_arg(
-        target_ess, "target_ess", where, low_open=True, high_open=True
+    target_ess = check_fraction(
+        target_ess, "target_ess", where=where, low_open=True, high_open=True
     )
     num_bisection_steps = check_static_int(
         num_bisection_steps, "num_bisection_steps", 1, where=where

@@ -27,7 +27,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from pinfer.smc._checks import (
-    check_fraction_arg,
     check_model,
     check_observation,
     implements_or_has,
@@ -38,6 +37,7 @@ from pinfer.types import Array, ArrayTree, Bool, Float, Int, PRNGKey, Scalar
 from pinfer.validation import (
     check_array,
     check_callable,
+    check_fraction,
     check_key,
     check_static_int,
     check_type,
@@ -261,7 +261,7 @@ def pf_step(
     check_proposal(model, proposal, auxiliary, where)
     if not isinstance(observed, bool):
         check_array(observed, "observed", where=where, ndim=0, dtype="bool")
-    ess_threshold = check_fraction_arg(ess_threshold, "ess_threshold", where)
+    ess_threshold = check_fraction(ess_threshold, "ess_threshold", where=where)
     check_callable(resample_fn, "resample_fn", where=where)
     particle = jax.tree.map(
         lambda leaf: jax.ShapeDtypeStruct(jnp.shape(leaf)[1:], jnp.result_type(leaf)),
