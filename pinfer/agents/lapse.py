@@ -28,6 +28,8 @@ from pinfer.validation import (
     check_range,
     check_static_int,
     check_type,
+    error_unless,
+    traced_in_range,
 )
 
 __all__ = ["LapseAgent", "LapseParams", "RandomAgent"]
@@ -140,8 +142,9 @@ class LapseAgent(AbstractPolicyAgent):
     ) -> Float[Array, "A"]:
         """``[A]`` log of ``(1 - epsilon) * pi_base + epsilon / A``.
 
-        Raises through ``eqx.error_if`` (also inside jit) when ``params.epsilon``
-        lies outside ``[0, 1]`` or is NaN: such a "mixture" would not sum to one.
+        Raises when ``params.epsilon`` lies outside ``[0, 1]`` or is NaN (such a
+        "mixture" would not sum to one): a ``ValueError`` when it is concrete,
+        through ``eqx.error_if`` when it is traced (inside jit).
 
         Example:
             >>> agent = LapseAgent(BoltzmannAgent(num_iterations=1))
@@ -151,13 +154,12 @@ class LapseAgent(AbstractPolicyAgent):
             [0.9, 0.1]
         """
         log_base = self.agent.log_policy(agent_state, obs, params.base)
+        where = "LapseAgent"
+        # Concrete params made with eqx.tree_at skip LapseParams' own check.
+        check_range(params.epsilon, "epsilon", where=where, low=0.0, high=1.0)
         epsilon = jnp.asarray(params.epsilon, log_base.dtype)
-        epsilon = eqx.error_if(
-            epsilon,
-            ~((epsilon >= 0) & (epsilon <= 1)),
-            "LapseAgent: `epsilon` must be in [0, 1]; a traced value inside jit "
-            "is not (or is NaN).",
-        )
+        ok = traced_in_range(epsilon, low=0.0, high=1.0)
+        epsilon = error_unless(epsilon, [(ok, "epsilon", "in [0, 1]")], where=where)
         log_uniform = -jnp.log(jnp.asarray(log_base.shape[-1], log_base.dtype))
         return _log_mixture(log_base, epsilon, log_uniform)
 

@@ -45,6 +45,8 @@ from pinfer.validation import (
     check_indices,
     check_range,
     check_type,
+    error_unless,
+    traced_in_range,
 )
 
 __all__ = [
@@ -167,12 +169,12 @@ class StateGoal(AbstractReward):
             self.goal_state, "goal_state", num_states, where="StateGoal", what="state"
         )
         mdp = goal_reward(world, self.goal_state, self.goal_value, self.step_cost)
-        off = (self.goal_state < 0) | (self.goal_state >= num_states)
-        reward = eqx.error_if(
+        ok = traced_in_range(self.goal_state, low=0, high=num_states - 1)
+        reward = error_unless(
             mdp.reward,
-            jnp.any(off),
-            f"StateGoal: `goal_state` must be a state in 0..{num_states - 1}; a "
-            "traced goal inside jit is not (planning would have no goal).",
+            [(ok, "goal_state", f"a state in 0..{num_states - 1}")],
+            where="StateGoal",
+            hint="Planning would have no goal.",
         )
         return with_reward(mdp, reward)
 

@@ -31,7 +31,12 @@ from jax import lax
 from pinfer.agents.base import AbstractAgent, AgentInfo, AgentState, Trajectory
 from pinfer.planning import TabularMDP
 from pinfer.types import Array, ArrayTree, Bool, Float, Int, PRNGKey
-from pinfer.validation import check_callable, check_key, check_static_int
+from pinfer.validation import (
+    check_callable,
+    check_key,
+    check_protocol,
+    check_static_int,
+)
 
 __all__ = ["RolloutResult", "RolloutStep", "rollout"]
 
@@ -93,25 +98,14 @@ def _zeros_unless(flag: Array, tree: ArrayTree) -> ArrayTree:
     return jax.tree.map(lambda x: jnp.where(flag, x, jnp.zeros_like(x)), tree)
 
 
-def _check_contract(value, name: str, methods: tuple[str, ...], where: str, hint: str):
-    """A ``TypeError`` naming ``name`` unless ``value`` has every one of ``methods``."""
-    missing = [m for m in methods if not callable(getattr(value, m, None))]
-    if missing:
-        kind = "an agent" if name == "agent" else "an environment"
-        raise TypeError(
-            f"{where}: `{name}` must be {kind} with "
-            + ", ".join(f"`{m}`" for m in methods)
-            + f" methods, got {type(value).__name__} (no `{missing[0]}`). {hint}"
-        )
-
-
 def _check_agent(agent, where: str, methods=("init", "act", "update")) -> None:
-    _check_contract(
+    check_protocol(
         agent,
         "agent",
         methods,
-        where,
-        "Pass an AbstractAgent (e.g. BoltzmannAgent); arguments go (key, agent, "
+        where=where,
+        what="an agent",
+        hint="Pass an AbstractAgent (e.g. BoltzmannAgent); arguments go (key, agent, "
         "agent_params, ...).",
     )
 
@@ -181,15 +175,17 @@ def rollout(
         if isinstance(env, TabularMDP)
         else "Arguments go (key, agent, agent_params, env, env_params, num_steps)."
     )
-    _check_contract(env, "env", ("reset", "step"), where, hint)
+    check_protocol(
+        env, "env", ("reset", "step"), where=where, what="an environment", hint=hint
+    )
     num_steps = check_static_int(num_steps, "num_steps", 1, where=where)
-    if summary_fn is not None:
-        check_callable(
-            summary_fn,
-            "summary_fn",
-            where=where,
-            hint="Pass a function of a RolloutStep, e.g. lambda s: s.agent_info.",
-        )
+    check_callable(
+        summary_fn,
+        "summary_fn",
+        where=where,
+        hint="Pass a function of a RolloutStep, e.g. lambda s: s.agent_info.",
+        optional=True,
+    )
     key_reset, key_init, key_steps = jax.random.split(key, 3)
     obs, env_state = env.reset(key_reset, env_params)
     agent_state = agent.init(key_init, agent_params)

@@ -49,6 +49,8 @@ from pinfer.validation import (
     check_static_int,
     check_type,
     concrete,
+    error_unless,
+    traced_in_range,
 )
 
 __all__ = [
@@ -180,22 +182,30 @@ def _check_plan_inputs(key, params, where: str, soft: bool) -> None:
 
 
 def _checked_beta(params, where: str, soft: bool, max_budget: int | None = None):
-    """``params.beta`` through ``eqx.branched_error_if``: a traced ``beta``,
-    ``discount`` (or ``budget``) out of range, NaN included, raises inside jit
-    instead of planning silently. The check rides on the scalar ``beta`` that
-    planning reads, not on the planned tables (which would cost a pass over them)."""
-    beta, discount = params.beta, params.discount
+    """``params.beta`` through ``error_unless``: a traced ``beta``, ``discount`` (or
+    ``budget``) out of range, NaN included, raises inside jit instead of planning
+    silently (concrete ones were checked before). The check rides on the scalar
+    ``beta`` that planning reads, not on the planned tables (which would cost a pass
+    over them)."""
     rule = "> 0 with soft=True (the soft value divides by beta)" if soft else ">= 0"
-    bad = [~(beta > 0) if soft else ~(beta >= 0), ~((discount >= 0) & (discount <= 1))]
-    messages = [
-        f"{where}: `beta` must be {rule}; a traced value inside jit is not.",
-        f"{where}: `discount` must be in [0, 1]; a traced value inside jit is not.",
+    checks = [
+        (traced_in_range(params.beta, low=0.0, low_open=soft), "beta", rule),
+        (
+            traced_in_range(params.discount, low=0.0, high=1.0),
+            "discount",
+            "in [0, 1]",
+        ),
     ]
     if max_budget is not None:
-        bad.append((params.budget < 0) | (params.budget > max_budget))
-        messages.append(_budget_message(None, max_budget))
-    bad = jnp.stack(bad)
-    return eqx.branched_error_if(beta, jnp.any(bad), jnp.argmax(bad), messages)
+        checks.append(
+            (
+                traced_in_range(params.budget, low=0, high=max_budget),
+                "budget",
+                f"in 0..{max_budget} (the agent's max_budget; raise "
+                "BudgetAgent(max_budget=...) or clip the budget)",
+            )
+        )
+    return error_unless(params.beta, checks, where=where)
 
 
 class PolicyState(NamedTuple):
@@ -376,9 +386,9 @@ class BudgetAgent(AbstractPolicyAgent):
         return _lookup(_lookup(agent_state.log_policies, params.budget), obs)
 
 
-def _budget_message(value, max_budget: int) -> str:
-    seen = "; a traced value inside jit is not" if value is None else f", got {value}"
+def _budget_message(value: int, max_budget: int) -> str:
     return (
-        f"BudgetAgent.init: `budget` must lie in 0..{max_budget} (the agent's "
-        f"max_budget){seen}. Raise BudgetAgent(max_budget=...) or clip the budget."
+        f"BudgetAgent.init: `budget` must be in 0..{max_budget} (the agent's "
+        f"max_budget), got {value}. Raise BudgetAgent(max_budget=...) or clip the "
+        "budget."
     )

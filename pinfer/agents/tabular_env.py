@@ -29,6 +29,8 @@ from pinfer.validation import (
     check_range,
     check_static_int,
     check_type,
+    error_unless,
+    traced_in_range,
 )
 
 __all__ = ["TabularEnv", "TabularEnvParams", "TabularEnvState", "make_tabular_env"]
@@ -141,12 +143,21 @@ class TabularEnv(eqx.Module):
         check_indices(current, "state.state", num_states, where=where, what="state")
         check_array(state.time, "state.time", where=where, ndim=0, dtype="int")
         check_range(state.time, "state.time", where=where, low=0)
-        bad = (action < 0) | (action >= num_actions)
-        current = eqx.error_if(
+        current = error_unless(
             current,
-            bad | (current < 0) | (current >= num_states),
-            f"{where}: `action` must lie in 0..{num_actions - 1} and `state.state` "
-            f"in 0..{num_states - 1}; a traced one inside jit does not.",
+            [
+                (
+                    traced_in_range(action, low=0, high=num_actions - 1),
+                    "action",
+                    f"an action in 0..{num_actions - 1}",
+                ),
+                (
+                    traced_in_range(current, low=0, high=num_states - 1),
+                    "state.state",
+                    f"a state in 0..{num_states - 1}",
+                ),
+            ],
+            where=where,
         )
         was_terminal = mdp.terminal[current]
         sampled = jax.random.categorical(key, jnp.log(mdp.transition[current, action]))

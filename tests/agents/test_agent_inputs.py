@@ -198,7 +198,7 @@ def test_tabular_env_step_rejects_actions_off_range():
             env.step(KEY0, env_state, action, env_params)
     step = jax.jit(env.step)
     with pytest.raises(
-        Exception, match=r"TabularEnv.step: `action` must lie in 0\.\.3"
+        Exception, match=r"TabularEnv.step: `action` must be an action in 0\.\.3"
     ):
         jax.block_until_ready(step(KEY0, env_state, 7, env_params))
     obs = step(KEY0, env_state, 3, env_params)[0]  # a good action still steps

@@ -292,11 +292,11 @@ def test_budget_agent_equals_each_budget_slice(soft):
 
 def test_budget_out_of_range_is_an_error():
     agent = BudgetAgent(3)
-    with pytest.raises(ValueError, match=r"`budget` must lie in 0\.\.3.*got 4"):
+    with pytest.raises(ValueError, match=r"`budget` must be in 0\.\.3.*got 4"):
         agent.init(KEY0, budget_params(4))
     plan = jax.jit(lambda budget: agent.init(KEY0, budget_params(budget)))
     for budget in (-1, 4):  # traced: the constructor cannot see the value
-        with pytest.raises(Exception, match=r"`budget` must lie in 0\.\.3"):
+        with pytest.raises(Exception, match=r"`budget` must be in 0\.\.3"):
             jax.block_until_ready(plan(budget))
     state = agent.init(KEY0, budget_params(3))
     assert np.all(np.isneginf(agent.log_policy(state, 0, budget_params(4))))
