@@ -1,7 +1,7 @@
 """Locating the first step of observed trajectories that nothing can explain.
 
-The machinery behind :func:`pinfer.agents.check_trajectories` (and the boundary
-checks of :func:`pinfer.inverse.infer_goals`, which reports through it). Every step
+The machinery behind :func:`pinfer.agents.check_trajectories` (which
+:func:`pinfer.inverse.infer_goals` calls under its own name). Every step
 ``(s_t, a_t, s_t+1)`` with ``mask[t]`` is checked for, in this order of precedence:
 
     index        s_t, a_t or s_t+1 outside the world's (or table's) index range
@@ -24,7 +24,7 @@ import numpy as np
 from pinfer.agents.base import Trajectory
 from pinfer.agents.loop import step_log_likelihoods
 from pinfer.planning import TabularMDP
-from pinfer.types import Array
+from pinfer.planning.mdp import move_probability
 from pinfer.validation import check_array, check_finite, check_type, is_traced
 
 KINDS = ("index", "transition", "policy", "agent")
@@ -66,16 +66,6 @@ class Steps(NamedTuple):
     mask: np.ndarray  # [N, T] bool
     single: bool
     names: tuple[str, str, str]  # states, actions, mask
-
-
-def move_probability(world: TabularMDP, states, actions, next_states) -> Array:
-    """``P(s' | s, a)`` for arrays of moves; 0 where an index is out of range.
-
-    A gather from ``world.transition`` (differentiable in it), never a wrap-around.
-    """
-    return world.transition.at[states, actions, next_states].get(
-        mode="fill", fill_value=0.0, wrap_negative_indices=False
-    )
 
 
 def as_steps(trajectories, where: str, tabular: bool) -> Steps:

@@ -31,12 +31,12 @@ from pinfer.agents._step_checks import (
     ImpossibleStepError,
     as_steps,
     find_problems,
-    move_probability,
     raise_first,
 )
 from pinfer.agents.base import AbstractAgent, AgentState, Trajectory
 from pinfer.agents.loop import _check_single, step_log_likelihoods
 from pinfer.planning import TabularMDP
+from pinfer.planning.mdp import move_probability
 from pinfer.types import Array, ArrayTree, Float, Int
 from pinfer.validation import check_array, check_finite, check_type
 
@@ -276,6 +276,8 @@ def check_trajectories(
     agent_state: AgentState | None = None,
     log_policies: Float[Array, "... S A"] | None = None,
     action_names: Sequence[str] | None = None,
+    where: str = "check_trajectories",
+    world_name: str = "world",
 ) -> None:
     """Raise :class:`ImpossibleStepError` at the first step nothing can explain.
 
@@ -307,6 +309,11 @@ def check_trajectories(
         log_policies: ``[..., S, A]`` log-policies of a set of hypotheses (e.g.
             from :func:`pinfer.inverse.goal_log_policies`).
         action_names: names of the actions for the message (e.g. ``ACTION_NAMES``).
+        where: the function named at the head of every message; a public function
+            that checks its data on the caller's behalf passes its own name
+            (``infer_goals`` does).
+        world_name: the name the messages give ``world`` (that caller's name for
+            its argument, e.g. ``"mdp"``).
 
     Raises:
         ImpossibleStepError: (a ``ValueError``) naming the trajectory, step, state,
@@ -322,13 +329,12 @@ def check_trajectories(
         >>> check_trajectories(batch, world=world, action_names=("left", "right"))
         Traceback (most recent call last):
         ...
-        pinfer.agents.ImpossibleStepError: trajectory 1, step 0: the move from state 0 to state 2 with action 'right' (1) has probability 0 in the world model (`world.transition[0, 1, 2]` = 0), e.g. a move through a wall. Fix the data or its state numbering, or set the step's mask to False. (1 of 2 trajectories have an impossible step.)
+        pinfer.agents.ImpossibleStepError: check_trajectories: trajectory 1, step 0: the move from state 0 to state 2 with action 'right' (1) has probability 0 in the world model (`world.transition[0, 1, 2]` = 0), e.g. a move through a wall. Fix the data or its state numbering, or set the step's mask to False. (1 of 2 trajectories have an impossible step.)
         >>> check_trajectories(batch, agent=RandomAgent(1), agent_params=None)
         Traceback (most recent call last):
         ...
-        pinfer.agents.ImpossibleStepError: trajectory 0, step 0: action 1 from state 0 has probability 0 under the model (log-probability -inf). (2 of 2 trajectories have an impossible step.)
+        pinfer.agents.ImpossibleStepError: check_trajectories: trajectory 0, step 0: action 1 from state 0 has probability 0 under the model (log-probability -inf). (2 of 2 trajectories have an impossible step.)
     """  # noqa: E501
-    where = "check_trajectories"
     tabular = world is not None or log_policies is not None
     steps = as_steps(trajectories, where, tabular)
     firsts = find_problems(
@@ -354,6 +360,8 @@ def check_trajectories(
     raise_first(
         steps,
         firsts,
+        where=where,
+        world_name=world_name,
         action_names=action_names,
         num_states=sizes[0],
         num_actions=sizes[1],

@@ -42,12 +42,7 @@ import numpy as np
 from jax import lax
 from jax.scipy.special import logsumexp
 
-from pinfer.agents._step_checks import (
-    as_steps,
-    find_problems,
-    move_probability,
-    raise_first,
-)
+from pinfer.agents import check_trajectories
 from pinfer.inverse.checks import check_goals, reachable_states, warn_indistinguishable
 from pinfer.inverse.filtering import (
     FilterResult,
@@ -66,6 +61,7 @@ from pinfer.inverse.hypotheses import (
     plan_log_policies,
 )
 from pinfer.planning import TabularMDP, max_value
+from pinfer.planning.mdp import move_probability
 from pinfer.types import Array, Bool, Float, Int
 from pinfer.validation import (
     check_array,
@@ -366,19 +362,12 @@ def _check_trajectories(mdp, states, actions, mask, where):
             f"got {list(states.shape)}."
         )
     checked = not is_traced((states, actions, mask))
-    if checked:
-        steps = as_steps((states, actions, mask), where, tabular=True)
-        world = None if is_traced(mdp) else mdp
-        sizes = (mdp.num_states, mdp.num_actions)
-        firsts = find_problems(
-            steps, world=world, num_states=sizes[0], num_actions=sizes[1], where=where
-        )
-        raise_first(
-            steps,
-            firsts,
-            where=where,
-            world_name="mdp",
-            num_states=sizes[0],
-            num_actions=sizes[1],
-        )
+    data = (states, actions, mask)
+    if checked and not is_traced(mdp):
+        check_trajectories(data, world=mdp, where=where, world_name="mdp")
+    elif checked:
+        # A traced world (vmap over layouts): only its shapes are known, so the
+        # index ranges are checked, through a table that allows every action.
+        allow_all = jnp.zeros((mdp.num_states, mdp.num_actions))
+        check_trajectories(data, log_policies=allow_all, where=where)
     return states, actions, mask, not lead, checked

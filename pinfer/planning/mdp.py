@@ -277,3 +277,23 @@ def validate_mdp(mdp: TabularMDP, atol: Float[Array, ""] | float = 1e-5) -> Tabu
     if mdp.successors is not None:
         _agree(found, mdp.successors, table, where)
     return mdp
+
+
+def move_probability(mdp: TabularMDP, states, actions, next_states) -> Array:
+    """``P(s' | s, a)`` for arrays of moves (broadcast together); 0 where an index
+    is out of range.
+
+    A gather from ``mdp.transition`` (differentiable in it), never a wrap-around
+    or a clipped index: the kernel-side test of a recorded move (used by the
+    trajectory checks of :mod:`pinfer.agents` and by :mod:`pinfer.inverse`).
+
+    Example:
+        >>> line = TabularMDP(jnp.eye(3)[jnp.array([[0, 1], [0, 2], [1, 2]])],
+        ...                   jnp.zeros((3, 2)), jnp.zeros(3, bool))
+        >>> move_probability(line, jnp.array([0, 0, 0]), jnp.array([1, 1, 5]),
+        ...                  jnp.array([1, 2, 1]))
+        Array([1., 0., 0.], dtype=float32)
+    """
+    return mdp.transition.at[states, actions, next_states].get(
+        mode="fill", fill_value=0.0, wrap_negative_indices=False
+    )

@@ -101,7 +101,7 @@ def test_move_through_a_wall_is_reported():
         )
     message = str(error.value)
     assert message.startswith(
-        "trajectory 1, step 1: the move from state 1 to state 5 with action 'down' (1)"
+        "check_trajectories: trajectory 1, step 1: the move from state 1 to state 5 with action 'down' (1)"
         " has probability 0 in the world model"
     )
     assert "(1 of 2 trajectories" in message
@@ -130,12 +130,14 @@ def test_action_with_zero_probability_is_reported_not_nan():
             batch, agent=agent, agent_params=q_values, action_names=ACTION_NAMES
         )
     assert str(error.value).startswith(
-        "trajectory 2, step 1: action 'down' (1) from state 4 has probability 0 under "
-        "the model (log-probability -inf)."
+        "check_trajectories: trajectory 2, step 1: action 'down' (1) from state 4 has "
+        "probability 0 under the model (log-probability -inf)."
     )
     assert error.value.kind == "action" and error.value.action == DOWN
     one = make_trajectory([0, 4, 8], [DOWN, DOWN])
-    with pytest.raises(ImpossibleStepError, match=r"^step 1: action 1 from state 4"):
+    with pytest.raises(
+        ImpossibleStepError, match=r"^check_trajectories: step 1: action 1 from state 4"
+    ):
         check_trajectories(one, agent=agent, agent_params=q_values)
 
 
@@ -157,7 +159,9 @@ def test_off_range_and_nan_models_are_named():
         check_trajectories(batch, agent=AGENT, agent_params=PARAMS, action_names=names)
     # A model whose log-probabilities are NaN in state 7 (GOOD visits it at step 4).
     broken = jnp.full((12, 4), -jnp.log(4.0)).at[7].set(jnp.nan)
-    with pytest.raises(ImpossibleStepError, match="^step 4: .*log-probability NaN"):
+    with pytest.raises(
+        ImpossibleStepError, match="^check_trajectories: step 4: .*log-probability NaN"
+    ):
         check_trajectories(
             make_trajectory(*GOOD), agent=TableAgent(), agent_params=broken
         )
