@@ -211,67 +211,6 @@ def error_unless(
         ``value``, wrapped when some ``ok`` is an array.
 
     Example:
-        >>> all_of(None, None) is None
-        True
-        >>> all_of(None, jnp.array([True, False]))
-        Array(False, dtype=bool)
-    """
-    present = [jnp.all(ok) for ok in oks if ok is not None]
-    if not present:
-        return None
-    out = present[0]
-    for ok in present[1:]:
-        out &= ok
-    return out
-
-
-def nan_unless(ok: Array | None, *arrays: Array) -> Array | tuple[Array, ...]:
-    """``arrays`` where ``ok``, NaN elsewhere (``ok`` broadcasts against each).
-
-    How an argument that was traced (so not checked before tracing) and out of
-    range shows in a result whose docstring promises NaN; ``arrays`` unchanged when
-    ``ok`` is ``None``. One array in, one out; several in, a tuple out.
-
-    Example:
-        >>> nan_unless(jnp.array(False), jnp.ones(2))
-        Array([nan, nan], dtype=float32)
-        >>> nan_unless(None, jnp.ones(2))
-        Array([1., 1.], dtype=float32)
-    """
-    if ok is None:
-        return arrays if len(arrays) > 1 else arrays[0]
-    out = tuple(jnp.where(ok, a, jnp.nan) for a in arrays)
-    return out if len(out) > 1 else out[0]
-
-
-def error_unless(
-    value: Any,
-    checks: Sequence[tuple[Array | None, str, str]],
-    *,
-    where: str | None = None,
-    hint: str = "",
-) -> Any:
-    """``value`` guarded by ``eqx.branched_error_if``: the run stops with a message
-    naming the first argument whose ``ok`` is False.
-
-    The kernel-side counterpart of the host checks, for arguments that are traced
-    (inside the user's ``jit`` or ``vmap``): one predicate and one message per
-    argument, riding on ``value`` (a scalar the computation reads, so the check is
-    not dead code). Checks whose ``ok`` is ``None`` (concrete arguments, checked
-    already) are skipped; with none left, ``value`` comes back unchanged.
-
-    Args:
-        value: the array (or pytree) the check rides on.
-        checks: ``(ok, name, rule)`` triples: ``ok`` a bool array (e.g. from
-            :func:`traced_in_range`; all of it must hold) or ``None``, ``name`` the
-            argument's name, ``rule`` what it must be (``">= 0"``, ``"in [0, 1]"``).
-        where: the public function's name.
-        hint: appended to every message (the fix).
-
-    Returns:
-        ``value``, wrapped when some ``ok`` is an array.
-
-    Example:
         >>> import equinox as eqx
         >>> f = eqx.filter_jit(lambda b: error_unless(
         ...     b, [(traced_in_range(b, low=0.0), "beta", ">= 0")], where="f"))
