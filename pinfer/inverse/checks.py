@@ -3,6 +3,7 @@
 The inference kernels stay lean; what can be checked on concrete inputs is checked
 once, on the host, before tracing:
 
+    world       one TabularMDP (not a batch of layouts)
     steps       check_trajectories (from pinfer.agents, re-exported here): indices
                 in range, no move the world forbids (e.g. through a wall)
     goals       each candidate goal can be entered from another state (it is not a
@@ -26,6 +27,14 @@ import numpy as np
 
 from pinfer.agents import check_trajectories
 from pinfer.planning import TabularMDP
+from pinfer.types import Array
+from pinfer.validation import (
+    check_array,
+    check_indices,
+    check_type,
+    concrete,
+    is_traced,
+)
 
 __all__ = ["IndistinguishableHypothesesWarning", "check_trajectories"]
 
@@ -102,6 +111,46 @@ def reachable_states(mdp: TabularMDP, starts) -> np.ndarray:
     reached = np.zeros(mdp.num_states + 1, bool)
     reached[order] = True
     return reached[:-1]
+
+
+def check_world(mdp, where: str) -> TabularMDP:
+    """``mdp`` is one :class:`TabularMDP` (not an environment, not a batch)."""
+    check_type(
+        mdp,
+        "mdp",
+        TabularMDP,
+        where=where,
+        hint="A world's model, e.g. env.tabular_mdp(params).",
+    )
+    if jnp.ndim(mdp.transition) != 3:
+        raise ValueError(
+            f"{where}: `mdp` must be one world with transition [S, A, S], got shape "
+            f"{tuple(jnp.shape(mdp.transition))}. jax.vmap over layouts for a batch."
+        )
+    return mdp
+
+
+def check_world_goals(mdp, goal_states, *, where: str) -> Array:
+    """The world and its candidate goals ``[G]``: integer states, at least one, in
+    range and (when concrete) each enterable from another state; returns them."""
+    check_world(mdp, where)
+    goal_states = check_array(
+        goal_states,
+        "goal_states",
+        where=where,
+        ndim=1,
+        dtype="int",
+        hint="One state index per candidate goal.",
+    )
+    if goal_states.shape[0] == 0:
+        raise ValueError(
+            f"{where}: `goal_states` must hold at least one goal, got shape (0,); "
+            "without a goal the agent has nothing to plan for."
+        )
+    check_indices(goal_states, "goal_states", mdp.num_states, where=where, what="state")
+    if concrete(goal_states) is not None and not is_traced(mdp):
+        check_goals(mdp, goal_states, where=where)  # none on a wall
+    return goal_states
 
 
 def check_goals(mdp: TabularMDP, goal_states, starts=None, *, where: str) -> None:

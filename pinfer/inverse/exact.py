@@ -55,9 +55,9 @@ from pinfer.inverse.filtering import (
     step_log_likelihoods,
 )
 from pinfer.inverse.hypotheses import (
-    _error_if_traced_values,
     check_planner_options,
     check_planning,
+    guard_traced,
     plan_log_policies,
 )
 from pinfer.planning import TabularMDP, max_value
@@ -65,6 +65,7 @@ from pinfer.planning.mdp import move_probability
 from pinfer.types import Array, Bool, Float, Int
 from pinfer.validation import (
     check_array,
+    check_flag,
     check_static_int,
     concrete,
     is_traced,
@@ -286,11 +287,9 @@ def infer_goals(
     )
     if batch_size is not None:
         batch_size = check_static_int(batch_size, "batch_size", 1, where=where)
-    if joint_history is not None and not isinstance(joint_history, bool):
-        raise TypeError(
-            f"{where}: `joint_history` must be True, False or None, got "
-            f"{joint_history!r}."
-        )
+    joint_history = check_flag(
+        joint_history, "joint_history", where=where, allow_none=True, static=True
+    )
     goal_states, betas = check_planning(
         mdp, goal_states, betas, discount, goal_value, step_cost, where
     )
@@ -307,7 +306,7 @@ def infer_goals(
     log_prior = check_log_prior(log_prior, "log_prior", grid, where)
     if checked and concrete(goal_states) is not None and not is_traced(mdp):
         check_goals(mdp, goal_states, _first_states(states, mask), where=where)
-    goal_states, betas = _error_if_traced_values(mdp, goal_states, betas)
+    goal_states, betas = guard_traced(mdp, goal_states, betas, where)
     log_policies = plan_log_policies(
         mdp,
         goal_states,

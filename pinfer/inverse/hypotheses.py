@@ -24,11 +24,10 @@ stopped" rule it out, set those rows of the table to ``-inf`` and filter with
 from collections.abc import Callable, Sequence
 from functools import partial
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from pinfer.inverse.checks import check_goals
+from pinfer.inverse.checks import check_world_goals
 from pinfer.planning import (
     TabularMDP,
     boltzmann_policy,
@@ -42,12 +41,11 @@ from pinfer.validation import (
     check_array,
     check_callable,
     check_finite,
-    check_indices,
     check_range,
+    check_scalar,
     check_static_int,
-    check_type,
-    concrete,
-    is_traced,
+    error_unless,
+    traced_in_range,
 )
 
 __all__ = ["goal_log_policies"]
@@ -75,15 +73,9 @@ def check_budgets(budgets, where: str) -> tuple[int, ...] | None:
 
 def check_planning_scalars(discount, goal_value, step_cost, where: str) -> None:
     """Scalars of the goal planner: finite; discount in [0, 1]; a cost >= 0."""
-    for name, value in (
-        ("discount", discount),
-        ("goal_value", goal_value),
-        ("step_cost", step_cost),
-    ):
-        check_array(value, name, where=where, ndim=0, dtype="number")
-        check_finite(value, name, where=where)
-    check_range(discount, "discount", where=where, low=0.0, high=1.0)
-    check_range(
+    check_scalar(discount, "discount", where=where, low=0.0, high=1.0)
+    check_scalar(goal_value, "goal_value", where=where)
+    check_scalar(
         step_cost,
         "step_cost",
         where=where,
@@ -107,27 +99,7 @@ def check_planning(
 ) -> tuple[Array, Array]:
     """Types, shapes and dtypes always; values when concrete (goals in range and
     enterable, betas >= 0, discount in [0, 1], a cost >= 0)."""
-    check_type(
-        mdp,
-        "mdp",
-        TabularMDP,
-        where=where,
-        hint="Build one with env.tabular_mdp(params).",
-    )
-    if mdp.transition.ndim != 3:
-        raise ValueError(
-            f"{where}: `mdp` must be one MDP with transition [S, A, S], got "
-            f"{mdp.transition.shape}; jax.vmap over layouts instead of passing a "
-            "batch."
-        )
-    goal_states = check_array(
-        goal_states,
-        "goal_states",
-        where=where,
-        ndim=1,
-        dtype="int",
-        hint="One state index per goal.",
-    )
+    goal_states = check_world_goals(mdp, goal_states, where=where)
     betas = check_array(
         betas,
         "betas",
@@ -136,38 +108,34 @@ def check_planning(
         dtype="number",
         hint="A grid of rationality values, e.g. [1.0, 4.0].",
     )
-    for name, values in (("goal_states", goal_states), ("betas", betas)):
-        if values.shape[0] == 0:
-            raise ValueError(f"{where}: `{name}` must not be empty, got shape (0,).")
+    if betas.shape[0] == 0:
+        raise ValueError(f"{where}: `betas` must not be empty, got shape (0,).")
     check_planning_scalars(discount, goal_value, step_cost, where)
-    check_indices(goal_states, "goal_states", mdp.num_states, where=where, what="state")
     check_finite(betas, "betas", where=where)
     check_range(
         betas, "betas", where=where, low=0.0, hint="0 is a uniformly random agent."
     )
-    if concrete(goal_states) is not None and not is_traced(mdp):
-        check_goals(mdp, goal_states, where=where)
     return goal_states, betas
 
 
-def _error_if_traced_values(mdp, goal_states, betas):
+def guard_traced(mdp, goal_states, betas, where: str) -> tuple[Array, Array]:
     """Inside the user's jit, a goal outside the world or a negative / NaN beta
     raises at run time (``eqx.error_if``) rather than planning something else."""
-    if is_traced(goal_states):
-        bad = (goal_states < 0) | (goal_states >= mdp.num_states)
-        goal_states = eqx.error_if(
-            goal_states,
-            jnp.any(bad),
-            "goal_log_policies: `goal_states` holds an "
-            "index outside the world's states (traced value).",
-        )
-    if is_traced(betas):
-        betas = eqx.error_if(
-            betas,
-            jnp.any(~(betas >= 0)),
-            "goal_log_policies: `betas` holds a "
-            "negative or NaN value (traced value); betas must be >= 0.",
-        )
+    last = mdp.num_states - 1
+    goal_states = error_unless(
+        goal_states,
+        [
+            (
+                traced_in_range(goal_states, low=0, high=last),
+                "goal_states",
+                f"state indices in 0..{last}",
+            )
+        ],
+        where=where,
+    )
+    betas = error_unless(
+        betas, [(traced_in_range(betas, low=0.0), "betas", ">= 0")], where=where
+    )
     return goal_states, betas
 
 
@@ -259,7 +227,7 @@ def goal_log_policies(
     goal_states, betas = check_planning(
         mdp, goal_states, betas, discount, goal_value, step_cost, where
     )
-    goal_states, betas = _error_if_traced_values(mdp, goal_states, betas)
+    goal_states, betas = guard_traced(mdp, goal_states, betas, where)
     return plan_log_policies(
         mdp,
         goal_states,

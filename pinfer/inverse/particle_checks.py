@@ -10,10 +10,7 @@ from collections.abc import Sequence
 import jax.numpy as jnp
 import numpy as np
 
-from pinfer.inverse.checks import check_goals
-from pinfer.inverse.hypotheses import check_planning_scalars
 from pinfer.inverse.particle_types import History, InverseParticles, ParticlePrior
-from pinfer.planning import TabularMDP
 from pinfer.validation import (
     check_array,
     check_callable,
@@ -21,7 +18,7 @@ from pinfer.validation import (
     check_fraction,
     check_indices,
     check_key,
-    check_range,
+    check_scalar,
     check_static_int,
     check_type,
     concrete,
@@ -65,11 +62,8 @@ def check_prior(prior, num_goals: int, num_budgets: int, where: str) -> None:
                 f"{where}: `{arg}` must give some {name[4:]} a finite log-prior, got "
                 "-inf everywhere."
             )
-    for name in ("log_beta_loc", "log_beta_scale"):
-        value = getattr(prior, name)
-        check_array(value, f"prior.{name}", where=where, ndim=0, dtype="number")
-        check_finite(value, f"prior.{name}", where=where)
-    check_range(
+    check_scalar(prior.log_beta_loc, "prior.log_beta_loc", where=where)
+    check_scalar(
         prior.log_beta_scale,
         "prior.log_beta_scale",
         where=where,
@@ -131,7 +125,6 @@ def check_options(
     ess_threshold, resample_fn, moves: Sequence, num_moves: int, where: str
 ) -> int:
     """The resampling rule and the rejuvenation moves; returns ``num_moves``."""
-    check_array(ess_threshold, "ess_threshold", where=where, ndim=0, dtype="number")
     check_fraction(ess_threshold, "ess_threshold", where=where)
     check_callable(resample_fn, "resample_fn", where=where)
     check_type(
@@ -264,37 +257,3 @@ def check_move(key, particles, history, prior, where: str) -> None:
     check_key(key, where=where)
     num_goals, num_budgets = check_history(history, prior, where)
     check_particles(particles, num_goals, num_budgets, where)
-
-
-def check_goal_planning(mdp, goal_states, discount, goal_value, step_cost, where):
-    """The world and the goals of :func:`goal_q_tables`; returns the goals."""
-    check_type(
-        mdp,
-        "mdp",
-        TabularMDP,
-        where=where,
-        hint="A world's model, e.g. env.tabular_mdp(params).",
-    )
-    if jnp.ndim(mdp.transition) != 3:
-        raise ValueError(
-            f"{where}: `mdp` must be one world with transition [S, A, S], got shape "
-            f"{jnp.shape(mdp.transition)}. jax.vmap over layouts for a batch."
-        )
-    goal_states = check_array(
-        goal_states,
-        "goal_states",
-        where=where,
-        ndim=1,
-        dtype="int",
-        hint="One state index per candidate goal.",
-    )
-    if goal_states.shape[0] == 0:
-        raise ValueError(
-            f"{where}: `goal_states` must hold at least one goal, got shape (0,); "
-            "without a goal the agent has nothing to plan for."
-        )
-    check_indices(goal_states, "goal_states", mdp.num_states, where=where, what="state")
-    if concrete(goal_states) is not None and not is_traced(mdp):
-        check_goals(mdp, goal_states, where=where)  # none on a wall
-    check_planning_scalars(discount, goal_value, step_cost, where)
-    return goal_states

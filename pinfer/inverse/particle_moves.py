@@ -36,9 +36,9 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
-from pinfer.inverse.hypotheses import check_planner_options
+from pinfer.inverse.checks import check_world_goals
+from pinfer.inverse.hypotheses import check_planner_options, check_planning_scalars
 from pinfer.inverse.particle_checks import (
-    check_goal_planning,
     check_log_beta_grid,
     check_move,
     check_q_tables,
@@ -65,9 +65,7 @@ from pinfer.planning import (
 )
 from pinfer.types import Array, Bool, Float, Int, PRNGKey, Scalar
 from pinfer.validation import (
-    check_array,
-    check_finite,
-    check_range,
+    check_scalar,
     check_static_int,
 )
 
@@ -98,13 +96,8 @@ def uniform_prior(
     where = "uniform_prior"
     num_goals = check_static_int(num_goals, "num_goals", 1, where=where)
     num_budgets = check_static_int(num_budgets, "num_budgets", 1, where=where)
-    for name, value in (
-        ("log_beta_loc", log_beta_loc),
-        ("log_beta_scale", log_beta_scale),
-    ):
-        check_array(value, name, where=where, ndim=0, dtype="number")
-        check_finite(value, name, where=where)
-    check_range(
+    check_scalar(log_beta_loc, "log_beta_loc", where=where)
+    check_scalar(
         log_beta_scale,
         "log_beta_scale",
         where=where,
@@ -167,9 +160,8 @@ def goal_q_tables(
     budgets, num_iterations = check_planner_options(
         budgets, num_iterations, max_value, where
     )
-    goal_states = check_goal_planning(
-        mdp, goal_states, discount, goal_value, step_cost, where
-    )
+    goal_states = check_world_goals(mdp, goal_states, where=where)
+    check_planning_scalars(discount, goal_value, step_cost, where)
 
     def q_of_goal(goal):
         agent = goal_reward(mdp, goal, goal_value, step_cost)

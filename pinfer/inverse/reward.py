@@ -22,6 +22,7 @@ import numpyro
 import numpyro.distributions as dist
 from numpyro.infer import MCMC, NUTS
 
+from pinfer.inverse.checks import check_world
 from pinfer.planning import (
     TabularMDP,
     boltzmann_policy,
@@ -35,9 +36,8 @@ from pinfer.validation import (
     check_finite,
     check_indices,
     check_key,
-    check_range,
+    check_scalar,
     check_static_int,
-    check_type,
 )
 
 __all__ = [
@@ -64,13 +64,7 @@ def _check_inputs(
     where, mdp, features, states, actions, mask, beta, discount, num_iterations
 ):
     """Shapes and dtypes always; values (indices, finiteness, ranges) if concrete."""
-    check_type(
-        mdp,
-        "mdp",
-        TabularMDP,
-        where=where,
-        hint="Build one with env.tabular_mdp(params).",
-    )
+    check_world(mdp, where)
     sizes = (mdp.num_states, mdp.num_actions)
     features = check_array(
         features,
@@ -106,10 +100,7 @@ def _check_inputs(
     check_indices(
         actions, "actions", sizes[1], where=where, mask=mask, axes=axes, what="action"
     )
-    for name, value in (("beta", beta), ("discount", discount)):
-        check_array(value, name, where=where, ndim=0, dtype="number")
-        check_finite(value, name, where=where)
-    check_range(
+    check_scalar(
         beta,
         "beta",
         where=where,
@@ -117,15 +108,13 @@ def _check_inputs(
         low_open=True,
         hint="beta is the (known) rationality scale of the soft planner.",
     )
-    check_range(discount, "discount", where=where, low=0.0, high=1.0)
+    check_scalar(discount, "discount", where=where, low=0.0, high=1.0)
     num_iterations = check_static_int(num_iterations, "num_iterations", 0, where=where)
     return features, states, actions, mask, num_iterations
 
 
 def _check_prior_scale(prior_scale, where):
-    check_array(prior_scale, "prior_scale", where=where, ndim=0, dtype="number")
-    check_finite(prior_scale, "prior_scale", where=where)
-    check_range(
+    check_scalar(
         prior_scale,
         "prior_scale",
         where=where,

@@ -13,6 +13,7 @@ from pinfer.validation import (
     check_array,
     check_indices,
     check_range,
+    check_scalar,
     check_static_int,
 )
 
@@ -40,8 +41,7 @@ def check_meaning(meaning, where: str) -> Array:
 
 
 def check_epsilon(epsilon, where: str) -> None:
-    check_array(epsilon, "epsilon", where=where, ndim=0, dtype="number")
-    check_range(
+    check_scalar(
         epsilon,
         "epsilon",
         where=where,

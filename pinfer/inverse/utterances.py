@@ -49,7 +49,7 @@ from pinfer.inverse.utterance_checks import (
 )
 from pinfer.inverse.vocabulary import Vocabulary, templated_vocabulary
 from pinfer.types import Array, Bool, Float, Int
-from pinfer.validation import check_array, check_finite, check_range
+from pinfer.validation import check_array, check_finite, check_scalar
 
 __all__ = [
     "Vocabulary",
@@ -171,9 +171,7 @@ def pragmatic_speaker(
     """
     where = "pragmatic_speaker"
     meaning = check_meaning(meaning, where)
-    check_array(alpha, "alpha", where=where, ndim=0, dtype="number")
-    check_finite(alpha, "alpha", where=where)
-    check_range(
+    check_scalar(
         alpha,
         "alpha",
         where=where,
