@@ -5,10 +5,10 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
-from pinfer.envs.grid_checks import check_flag, check_physics
+from pinfer.envs.grid_checks import check_physics
 from pinfer.envs.gridworld import GridParams, GridWorld
 from pinfer.envs.layouts import Layout, parse_layout
-from pinfer.validation import check_type
+from pinfer.validation import check_flag, check_type
 
 __all__ = ["make_gridworld", "make_gridworld_batch"]
 
@@ -66,7 +66,7 @@ def make_gridworld(
     where = "make_gridworld"
     check_type(layout, "layout", (str, Layout), where=where)
     check_physics(slip, step_reward, max_steps, goals_terminal, where)
-    check_flag(allow_stay, "allow_stay", where)
+    check_flag(allow_stay, "allow_stay", where=where)
     if isinstance(layout, str):
         layout = parse_layout(layout, check_reachable=check_reachable)
     env = _env_for([layout], allow_stay)
@@ -109,7 +109,7 @@ def make_gridworld_batch(
         where=where,
         hint="Pass a list of layouts; for one layout use make_gridworld.",
     )
-    check_flag(allow_stay, "allow_stay", where)
+    check_flag(allow_stay, "allow_stay", where=where)
     check = kwargs.pop("check_reachable", True)
     for index, layout in enumerate(layouts):
         check_type(layout, f"layouts[{index}]", (str, Layout), where=where)

@@ -2,29 +2,28 @@
 
 Shapes and dtypes are checked always (also on traced values, at trace time); values
 when they are concrete. A step's action and state that are traced are checked by
-``eqx.branched_error_if``: one predicate, one message per argument, so a bad action
-inside ``jit`` fails loudly instead of returning a state.
+``error_unless`` (one ``eqx.branched_error_if``: one predicate, one message per
+argument), so a bad action inside ``jit`` fails loudly instead of returning a state.
 """
 
-from typing import Any
-
-import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
 from pinfer.validation import (
     check_array,
     check_finite,
+    check_flag,
     check_indices,
     check_range,
+    check_scalar,
     check_static_int,
     check_type,
     concrete,
-    is_traced,
+    error_unless,
+    traced_in_range,
 )
 
 __all__ = [
-    "check_flag",
     "check_grid_params",
     "check_params_for",
     "check_physics",
@@ -34,31 +33,17 @@ __all__ = [
 NUM_KEY_COLORS = 4
 
 
-def check_flag(value: Any, name: str, where: str) -> None:
-    """Raise a ``TypeError`` unless ``value`` is a bool (Python, NumPy or a 0-d
-    bool array).
+def check_physics(slip, step_reward, max_steps, goals_terminal, where: str) -> None:
+    """The scalar settings of a layout, named in ``where``'s message.
 
     Example:
-        >>> check_flag("yes", "allow_stay", "make_gridworld")
+        >>> check_physics(0.1, -1.0, 50, "yes", "make_gridworld")
         Traceback (most recent call last):
         ...
-        TypeError: make_gridworld: `allow_stay` must be True or False, got 'yes' of \
-type str.
+        TypeError: make_gridworld: `goals_terminal` must be True or False, got \
+'yes' of type str.
     """
-    if isinstance(value, (bool, np.bool_)):
-        return
-    if getattr(value, "dtype", None) == jnp.bool_ and np.ndim(value) == 0:
-        return
-    raise TypeError(
-        f"{where}: `{name}` must be True or False, got {value!r} of type "
-        f"{type(value).__name__}."
-    )
-
-
-def check_physics(slip, step_reward, max_steps, goals_terminal, where: str) -> None:
-    """The scalar settings of a layout, named in ``where``'s message."""
-    check_array(slip, "slip", where=where, ndim=0, dtype="number")
-    check_range(
+    check_scalar(
         slip,
         "slip",
         where=where,
@@ -66,10 +51,9 @@ def check_physics(slip, step_reward, max_steps, goals_terminal, where: str) -> N
         high=1.0,
         hint="It is the probability that an action is replaced by a random one.",
     )
-    check_array(step_reward, "step_reward", where=where, ndim=0, dtype="number")
-    check_finite(step_reward, "step_reward", where=where)
+    check_scalar(step_reward, "step_reward", where=where)
     check_static_int(max_steps, "max_steps", 1, where=where)
-    check_flag(goals_terminal, "goals_terminal", where)
+    check_flag(goals_terminal, "goals_terminal", where=where)
 
 
 def _on_walls(walls: np.ndarray, cells: np.ndarray) -> np.ndarray:
@@ -194,7 +178,7 @@ def check_params_for(env, params, params_type: type, where: str) -> None:
 
 def checked_step_inputs(env, state, action, state_type: type, where: str):
     """``action`` of ``env.step`` as an int32 scalar, refused with the state when
-    outside the world: now if concrete, through ``eqx.error_if`` when traced."""
+    outside the world: now if concrete, through ``error_unless`` when traced."""
     check_type(state, "state", state_type, where=where, hint="Use reset or step.")
     names = ", ".join(env.action_names)
     action = check_array(
@@ -205,36 +189,33 @@ def checked_step_inputs(env, state, action, state_type: type, where: str):
         dtype="int",
         hint=f"One action in 0..{env.num_actions - 1} ({names}); vmap for many.",
     )
-    # name -> (value, number of valid values, what they are); time only >= 0.
+    last_inventory = (1 << env.num_colors) - 1
+    # name -> (value, number of valid values or None (time: only >= 0), rule)
     sizes = {
-        "action": (action, env.num_actions, f"action in 0..{env.num_actions - 1}"),
-        "state.cell": (state.cell, env.num_cells, f"cell in 0..{env.num_cells - 1}"),
+        "action": (
+            action,
+            env.num_actions,
+            f"an action in 0..{env.num_actions - 1} ({names})",
+        ),
+        "state.cell": (state.cell, env.num_cells, f"a cell in 0..{env.num_cells - 1}"),
         "state.inventory": (
             state.inventory,
-            1 << env.num_colors,
-            f"inventory in 0..{(1 << env.num_colors) - 1}",
+            last_inventory + 1,
+            f"an inventory in 0..{last_inventory}",
         ),
-        "state.time": (state.time, None, "time >= 0"),
+        "state.time": (state.time, None, ">= 0"),
     }
-    for name, (value, size, _) in sizes.items():
+    checks = []
+    for name, (value, size, rule) in sizes.items():
         check_array(value, name, where=where, ndim=0, dtype="int")
         if size is None:
             check_range(value, name, where=where, low=0)
         else:
             what = "action" if name == "action" else name.split(".")[-1]
             check_indices(value, name, size, where=where, what=what)
-    if is_traced([value for value, _, _ in sizes.values()]):
-        bad = jnp.stack(
-            [
-                (v < 0) | (v >= size) if size is not None else v < 0
-                for v, size, _ in sizes.values()
-            ]
-        )
-        messages = [
-            f"{where}: `{name}` must be a {rule}{f' ({names})' * (name == 'action')},"
-            " got a traced value outside it (inside jit or vmap); no state is "
-            "returned for it."
-            for name, (_, _, rule) in sizes.items()
-        ]
-        action = eqx.branched_error_if(action, jnp.any(bad), jnp.argmax(bad), messages)
+        high = None if size is None else size - 1
+        checks.append((traced_in_range(value, low=0, high=high), name, rule))
+    action = error_unless(
+        action, checks, where=where, hint="No state is returned for it."
+    )
     return action.astype(jnp.int32)

@@ -45,13 +45,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from pinfer.envs.base import AbstractEnvironment
-from pinfer.envs.grid_checks import check_flag, check_params_for, checked_step_inputs
+from pinfer.envs.grid_checks import check_params_for, checked_step_inputs
 from pinfer.envs.grid_params import GridParams, GridState, StepInfo, params_from_layout
 from pinfer.envs.layouts import KEY_COLORS, Layout
 from pinfer.envs.render import render_grid
 from pinfer.planning import TabularMDP
 from pinfer.types import Array, Bool, Float, Int, PRNGKey
-from pinfer.validation import check_key, check_static_int
+from pinfer.validation import check_flag, check_key, check_static_int
 
 __all__ = [
     "ACTION_NAMES",
@@ -103,7 +103,7 @@ class GridWorld(AbstractEnvironment):
         check_static_int(
             self.num_colors, "num_colors", 0, where=where, maximum=len(KEY_COLORS)
         )
-        check_flag(self.allow_stay, "allow_stay", where)
+        check_flag(self.allow_stay, "allow_stay", where=where)
 
     @property
     def num_actions(self) -> int:
