@@ -23,9 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from pinfer.validation import (
-    check_array,
     check_callable,
-    check_range,
+    check_scalar,
     check_static_int,
     check_type,
 )
@@ -191,7 +190,6 @@ def report_fraction(
     where = "report_fraction"
     bar_id = check_static_int(bar_id, "bar_id", 0, where=where)
     _check_flags(progress, desc, where)
-    check_array(fraction, "fraction", where=where, ndim=0, dtype="number")
-    check_range(fraction, "fraction", where=where, low=0.0, high=1.0)
+    check_scalar(fraction, "fraction", where=where, low=0.0, high=1.0)
     if progress:
         jax.debug.callback(lambda f: _update_fraction(bar_id, desc, f), fraction)

@@ -23,9 +23,9 @@ import jax.numpy as jnp
 from pinfer.agents.base import AbstractPolicyAgent, AgentState
 from pinfer.types import Array, ArrayTree, Float, PRNGKey
 from pinfer.validation import (
-    check_array,
     check_key,
     check_range,
+    check_scalar,
     check_static_int,
     check_type,
     error_unless,
@@ -61,13 +61,13 @@ probability of a uniformly random action.
 
     def __check_init__(self):
         where = "LapseParams"
-        check_array(self.epsilon, "epsilon", where=where, ndim=0, dtype="float")
-        check_range(
+        check_scalar(
             self.epsilon,
             "epsilon",
             where=where,
             low=0.0,
             high=1.0,
+            dtype="float",
             hint=_EPSILON_MEANING,
         )
 

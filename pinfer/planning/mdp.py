@@ -29,6 +29,7 @@ from pinfer.validation import (
     check_finite,
     check_indices,
     check_range,
+    check_scalar,
     check_type,
     concrete,
 )
@@ -258,8 +259,7 @@ def validate_mdp(mdp: TabularMDP, atol: Float[Array, ""] | float = 1e-5) -> Tabu
     """
     where = "validate_mdp"
     check_type(mdp, "mdp", TabularMDP, where=where)
-    check_array(atol, "atol", where=where, ndim=0, dtype="number")
-    check_range(atol, "atol", where=where, low=0.0, high=np.inf, high_open=True)
+    check_scalar(atol, "atol", where=where, low=0.0, high=np.inf, high_open=True)
     table = concrete(mdp.transition)
     if table is None or concrete(mdp.reward) is None:
         raise ValueError(

@@ -57,11 +57,10 @@ from pinfer.smc._checks import check_log_weights
 from pinfer.smc.resampling import normalize, systematic
 from pinfer.types import Array, Float, Int, PRNGKey, Scalar
 from pinfer.validation import (
-    check_array,
     check_callable,
     check_fraction,
     check_key,
-    check_range,
+    check_scalar,
     check_static_int,
 )
 
@@ -237,8 +236,7 @@ def tempered_resample(
     check_key(key, where=where)
     log_weights = check_log_weights(log_weights, "log_weights", where, nonzero=True)
     num_samples = check_static_int(num_samples, "num_samples", 1, where=where)
-    check_array(alpha, "alpha", where=where, ndim=0, dtype="number")
-    check_range(alpha, "alpha", where=where, low=0.0, high=1.0)
+    check_scalar(alpha, "alpha", where=where, low=0.0, high=1.0)
     check_callable(base_resample_fn, "base_resample_fn", where=where)
     return _tempered_resample(key, log_weights, num_samples, alpha, base_resample_fn)
 

@@ -14,9 +14,8 @@ from pinfer.diagnostics.ess import log_ess
 from pinfer.smc._checks import check_log_weights
 from pinfer.types import Array, Float, Scalar
 from pinfer.validation import (
-    check_array,
     check_fraction,
-    check_range,
+    check_scalar,
     check_static_int,
 )
 
@@ -103,8 +102,7 @@ def next_temperature(
             f"{list(log_weights.shape)} (one value per particle), got "
             f"{list(log_likelihood.shape)}."
         )
-    check_array(temperature, "temperature", where=where, ndim=0, dtype="number")
-    check_range(temperature, "temperature", where=where, low=0.0, high=1.0)
+    check_scalar(temperature, "temperature", where=where, low=0.0, high=1.0)
     target_ess = check_fraction(
         target_ess, "target_ess", where=where, low_open=True, high_open=True
     )
