@@ -1,11 +1,7 @@
 """Docstring examples of pinfer's small utility modules run and print what they say."""
 
-import doctest
-
-import jax
-import jax.numpy as jnp
-import numpy as np
 import pytest
+from docstring_examples import assert_examples_run
 
 from pinfer import (
     _validation_arrays,
@@ -32,11 +28,4 @@ SHARED = {
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
 def test_docstring_examples_run(module):
     names = {name: getattr(module, name) for name in module.__all__}
-    result = doctest.testmod(
-        module,
-        extraglobs={"jax": jax, "jnp": jnp, "np": np, **SHARED, **names},
-        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
-        verbose=False,
-    )
-    assert result.attempted > 0
-    assert result.failed == 0, f"{result.failed} docstring examples of {module} failed"
+    assert_examples_run(module, {**SHARED, **names})

@@ -2,10 +2,10 @@
 the full runs (slow) reproduce their claims."""
 
 import csv
-import doctest
 
 import numpy as np
 import pytest
+from docstring_examples import assert_examples_run
 
 from experiments import _common, communicating_agents, latent_budgets, misspecification
 
@@ -93,8 +93,7 @@ def test_common_helpers_reject_bad_input(tmp_path):
 
 
 def test_common_docstring_examples_run():
-    result = doctest.testmod(_common, verbose=False)
-    assert result.attempted > 0 and result.failed == 0
+    assert_examples_run(_common)
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,11 @@
 """pinfer.progress checks its arguments at the boundary; the examples of
 pinfer.progress and pinfer.sharding run."""
 
-import doctest
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from docstring_examples import assert_examples_run
 
 from pinfer import progress, sharding
 from pinfer.progress import close_bar, new_bar_id, progress_scan, report_fraction
@@ -48,10 +47,4 @@ def test_close_bar_checks_its_id():
 
 @pytest.mark.parametrize("module", [progress, sharding], ids=lambda m: m.__name__)
 def test_docstring_examples_run(module):
-    result = doctest.testmod(
-        module,
-        extraglobs={"jax": jax, "jnp": jnp},
-        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
-    )
-    assert result.attempted > 0
-    assert result.failed == 0, f"{result.failed} examples of {module.__name__} failed"
+    assert_examples_run(module)

@@ -101,8 +101,8 @@ def test_move_through_a_wall_is_reported():
         )
     message = str(error.value)
     assert message.startswith(
-        "check_trajectories: trajectory 1, step 1: the move from state 1 to state 5 with action 'down' (1)"
-        " has probability 0 in the world model"
+        "check_trajectories: trajectory 1, step 1: the move from state 1 to state 5 "
+        "with action 'down' (1) has probability 0 in the world model"
     )
     assert "(1 of 2 trajectories" in message
     assert (error.value.trajectory, error.value.step, error.value.kind) == (

@@ -1,7 +1,6 @@
 """Agents: each policy equals the planner's, ``act`` samples what ``log_action_prob``
 scores (chi-square), lapse and budget limits, reward specifications, and bad input."""
 
-import doctest
 import importlib
 
 import equinox as eqx
@@ -10,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from agents_helpers import open_grid
+from docstring_examples import assert_examples_run
 from scipy import stats
 from tolerances import rounding_atol, rounding_rtol
 
@@ -98,19 +98,7 @@ KEY0 = jax.random.key(0)
 def test_docstring_examples_run(name):
     module = importlib.import_module(f"pinfer.agents.{name}")
     names = {name: getattr(pinfer.agents, name) for name in pinfer.agents.__all__}
-    result = doctest.testmod(
-        module,
-        extraglobs={
-            "jax": jax,
-            "jnp": jnp,
-            "np": np,
-            "TabularMDP": pinfer.planning.TabularMDP,
-            **names,
-        },
-        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
-    )
-    assert result.attempted > 0
-    assert result.failed == 0, f"{result.failed} examples of {name} failed"
+    assert_examples_run(module, names, TabularMDP=pinfer.planning.TabularMDP)
 
 
 def test_every_public_name_is_documented():

@@ -1,12 +1,9 @@
 """Every Example in the docstrings of pinfer.envs runs and prints what it says."""
 
-import doctest
 import importlib
 
-import jax
-import jax.numpy as jnp
-import numpy as np
 import pytest
+from docstring_examples import assert_examples_run
 
 import pinfer.envs
 
@@ -18,14 +15,7 @@ MODULES = [importlib.import_module(f"pinfer.envs.{name}") for name in NAMES]
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__.split(".")[-1])
 def test_docstring_examples_run(module):
     names = {name: getattr(pinfer.envs, name) for name in pinfer.envs.__all__}
-    result = doctest.testmod(
-        module,
-        extraglobs={"jax": jax, "jnp": jnp, "np": np, **names},
-        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
-        verbose=False,
-    )
-    assert result.attempted > 0
-    assert result.failed == 0, f"{result.failed} docstring examples of {module} failed"
+    assert_examples_run(module, names)
 
 
 def test_every_public_name_is_documented():

@@ -8,13 +8,13 @@ sums). pinfer runs vmapped over layouts and padded trajectories, in float32 and 
 float64.
 """
 
-import doctest
 import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from docstring_examples import assert_examples_run
 from grid_oracle import MOVES, grid_transition
 from tolerances import rounding_atol
 
@@ -422,6 +422,4 @@ def test_bad_inputs_are_reported(corridor):
 )
 def test_docstring_examples(module):
     mod = getattr(pinfer.inverse, module)
-    globs = {"jnp": jnp, "jax": jax, "TabularMDP": TabularMDP}
-    result = doctest.testmod(mod, extraglobs=globs, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
+    assert_examples_run(mod, TabularMDP=TabularMDP)

@@ -182,8 +182,8 @@ def test_one_check_trajectories_for_agents_and_inverse():
     assert pinfer.inverse.check_trajectories is pinfer.agents.check_trajectories
     batch = pad_trajectories([([0, 4, 8], [DOWN, DOWN]), ([0, 1, 2], [RIGHT, RIGHT])])
     message = (
-        r"^check_trajectories: trajectory 1, step 1: the move from state 1 to state 2 with action "
-        r"'right' \(3\) has probability 0 in the world model"
+        r"^check_trajectories: trajectory 1, step 1: the move from state 1 to "
+        r"state 2 with action 'right' \(3\) has probability 0 in the world model"
     )
     names = ("up", "down", "left", "right")
     for data in (batch, (batch.obs, batch.actions), tuple(batch[i] for i in (0, 1, 3))):

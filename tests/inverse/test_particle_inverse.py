@@ -9,7 +9,6 @@ collapse case is a corridor that forks to two goals; the agent steps twice towar
 wrong one before turning back.
 """
 
-import doctest
 import functools
 import importlib
 
@@ -17,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from docstring_examples import assert_examples_run
 from grid_oracle import MOVES, grid_transition
 from jaxpr_helpers import equations
 from scipy import special, stats
@@ -520,12 +520,9 @@ def test_bad_input_raises():
 @pytest.mark.parametrize("module", ["particle", "particle_moves", "particle_step"])
 def test_docstring_examples(module):
     mod = importlib.import_module(f"pinfer.inverse.{module}")
-    globs = {
-        "jnp": jnp,
-        "jax": jax,
-        "TabularMDP": TabularMDP,
-        "uniform_prior": uniform_prior,
-        "InverseParticles": InverseParticles,
-    }
-    result = doctest.testmod(mod, extraglobs=globs, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
+    assert_examples_run(
+        mod,
+        TabularMDP=TabularMDP,
+        uniform_prior=uniform_prior,
+        InverseParticles=InverseParticles,
+    )

@@ -5,13 +5,13 @@ their definitions, the posterior from a direct product of prior, action
 probabilities and speaker probability for every prefix of a trajectory.
 """
 
-import doctest
 import itertools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from docstring_examples import assert_examples_run
 from tolerances import rounding_atol
 
 import pinfer.inverse.utterances
@@ -287,10 +287,7 @@ def test_alpha_is_dynamic_and_differentiable():
 
 @pytest.mark.parametrize("module", ["utterances", "vocabulary"])
 def test_doctests(module):
-    result = doctest.testmod(
-        getattr(pinfer.inverse, module), extraglobs={"jnp": jnp}, verbose=False
-    )
-    assert result.attempted > 0 and result.failed == 0
+    assert_examples_run(getattr(pinfer.inverse, module))
 
 
 def test_experiment_smoke(tmp_path):

@@ -1,6 +1,5 @@
 """The docstring examples of pinfer.smc's modules run and print what they say."""
 
-import doctest
 import importlib
 
 import equinox as eqx
@@ -10,6 +9,7 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 import pytest
+from docstring_examples import assert_examples_run
 
 NAMES = (
     "_broadcast",
@@ -33,11 +33,4 @@ GLOBALS = {"jax": jax, "jnp": jnp, "np": np, "eqx": eqx, "numpyro": numpyro}
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
 def test_docstring_examples_run(module):
     names = {name: getattr(module, name) for name in module.__all__}
-    result = doctest.testmod(
-        module,
-        extraglobs={**GLOBALS, "dist": dist, **names},
-        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
-        verbose=False,
-    )
-    assert result.attempted > 0
-    assert result.failed == 0, f"{result.failed} docstring examples of {module} failed"
+    assert_examples_run(module, {**GLOBALS, "dist": dist, **names})
