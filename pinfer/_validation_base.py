@@ -38,8 +38,16 @@ def prefix(where: str | None) -> str:
     return f"{where}: " if where else ""
 
 
-def show(value: Any) -> str:
-    """A short, readable rendering of a value for an error message."""
+def show(value: Any, limit: int | None = None) -> str:
+    """A short, readable rendering of a value for an error message (cut to
+    ``limit`` characters, ending in ``...``)."""
+    text = _render(value)
+    if limit is not None and len(text) > limit:
+        return text[: limit - 3] + "..."
+    return text
+
+
+def _render(value: Any) -> str:
     if isinstance(value, jax.core.Tracer):
         return f"a traced value of shape {tuple(value.shape)} (inside jit or vmap)"
     if isinstance(value, (np.ndarray, jax.Array)) and np.ndim(value) > 0:

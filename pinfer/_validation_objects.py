@@ -146,9 +146,7 @@ def check_type(
         if isinstance(expected, type)
         else " or ".join(t.__name__ for t in expected)
     )
-    shown = show(value)
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
+    shown = show(value, limit=60)
     raise TypeError(
         f"{prefix(where)}`{name}` must be a {names}, got {type(value).__name__} "
         f"({shown}). {hint}".rstrip()
@@ -178,9 +176,7 @@ int.
     if optional and value is None:
         return None
     if not callable(value):
-        shown = show(value)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
+        shown = show(value, limit=80)
         raise TypeError(
             f"{prefix(where)}`{name}` must be a function{' or None' * optional}, got "
             f"{shown} of type {type(value).__name__}. {hint}".rstrip()
