@@ -217,7 +217,10 @@ def find_problems(
         check_type(world, "world", TabularMDP, where=where)
         num_states, num_actions = world.num_states, world.num_actions
     if log_policies is not None:
-        log_policies = _check_log_policies(log_policies, where, num_states, num_actions)
+        with jax.ensure_compile_time_eval():
+            log_policies = _check_log_policies(
+                log_policies, where, num_states, num_actions
+            )
         num_states, num_actions = log_policies.shape[-2:]
     firsts = {kind: np.full(steps.actions.shape[0], _NONE) for kind in KINDS}
     if steps.actions.shape[1] == 0:
@@ -229,10 +232,14 @@ def find_problems(
         here = np.clip(steps.obs[:, : steps.actions.shape[1]], 0, size - 1)
         taken = np.clip(steps.actions, 0, num_actions - 1)
     if world is not None and steps.obs.shape[1] > steps.actions.shape[1]:
-        probs = _move_probabilities(world, here, taken, steps.obs[:, 1:])
+        # Concrete inputs are computed on now, also inside a user's ``jit``
+        # (data captured from outside it).
+        with jax.ensure_compile_time_eval():
+            probs = _move_probabilities(world, here, taken, steps.obs[:, 1:])
         firsts["transition"] = _first(steps.mask & ~(np.asarray(probs) > 0))
     if log_policies is not None:
-        allowed = np.asarray(_allowed(log_policies))
+        with jax.ensure_compile_time_eval():
+            allowed = np.asarray(_allowed(log_policies))
         firsts["policy"] = _first(steps.mask & ~allowed[here, taken])
     if agent is not None:
         batch = Trajectory(

@@ -199,6 +199,8 @@ def warn_indistinguishable(
     """Warn when two goals have the same log-policies at every (beta, budget) on
     every ``reachable`` state (``[S]`` bool; None: all states)."""
     table = np.asarray(log_policies)  # [G, B, K, S, A]
+    if reachable is not None and not np.any(reachable):
+        return  # no step observed: nothing to tell goals apart on
     if reachable is not None:
         table = table[:, :, :, np.asarray(reachable)]
     table = table.reshape(table.shape[0], -1)

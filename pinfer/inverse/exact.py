@@ -367,6 +367,6 @@ def _check_trajectories(mdp, states, actions, mask, where):
     elif checked:
         # A traced world (vmap over layouts): only its shapes are known, so the
         # index ranges are checked, through a table that allows every action.
-        allow_all = jnp.zeros((mdp.num_states, mdp.num_actions))
+        allow_all = np.zeros((mdp.num_states, mdp.num_actions), np.float32)
         check_trajectories(data, log_policies=allow_all, where=where)
     return states, actions, mask, not lead, checked
