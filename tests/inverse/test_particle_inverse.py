@@ -423,11 +423,16 @@ def test_compiles_once_deterministic_and_streaming_matches_driver(fork):
     keys = jax.random.split(key_steps, len(actions))
     for key_t, s_t, a_t in zip(keys, states, actions, strict=True):
         state, info = step(key_t, state, s_t, a_t, q_tables, prior)
-    jax.tree.map(
-        functools.partial(np.testing.assert_allclose, rtol=1e-5, atol=1e-6),
-        state,
-        first.final_state,
-    )
+
+    def close(streamed, driven):
+        # The step compiled alone and inside the driver's scan: the same sums in
+        # other orders. Each of the T steps adds into a leaf at most a log-sum-exp
+        # over the N = 64 particles, so T * 64 roundings of the leaf's magnitude.
+        scale = 1.0 + float(np.nanmax(np.abs(np.asarray(driven, float)), initial=0))
+        atol = rounding_atol(len(actions) * 64, scale)
+        np.testing.assert_allclose(streamed, driven, rtol=0, atol=atol)
+
+    jax.tree.map(close, state, first.final_state)
     assert info.move_rates.shape == (2,)
 
 

@@ -98,7 +98,10 @@ def test_goal_with_no_true_utterance_speaks_uniformly_and_nothing_is_nan():
         pragmatic_speaker(meaning, jnp.zeros(2), 0.0),
         pragmatic_speaker(meaning, jnp.zeros(2), 3.0),
     ):
-        np.testing.assert_allclose(np.exp(table[1]), [0.5, 0.5])
+        # Uniform over two utterances within the rounding of a normalisation.
+        np.testing.assert_allclose(
+            np.exp(table[1]), [0.5, 0.5], atol=rounding_atol(4, 1.0)
+        )
         assert not jnp.any(jnp.isnan(table))
     listener = literal_listener(jnp.array([[0.0, 0.0], [1.0, 1.0]]), jnp.zeros(2))
     assert jnp.all(listener[0] == -jnp.inf) and not jnp.any(jnp.isnan(listener))
