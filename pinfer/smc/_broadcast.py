@@ -1,15 +1,16 @@
 """Find an observation broadcast against the state inside ``log_observation``.
 
 A model that declares no ``observation_shape`` cannot say what one observation looks
-like, and NumPy broadcasting lets ``[T, 1]`` observations meet a two-dimensional
-state (``y - H x`` of shapes ``[1]`` and ``[2]``) without an error: every particle
-is then weighed against a copy of one number. This module traces
+like, and NumPy broadcasting lets ``[T, 1]`` (or ``[T]``) observations meet a
+two-dimensional state (``y - H x`` of shapes ``[1]`` and ``[2]``) without an error:
+every particle is then weighed against a copy of one number. This module traces
 ``log_observation(x, y, t)`` once (``jax.make_jaxpr`` on shape structs, before any
 filter runs) and reports when an axis of size 1 of ``y`` (or of ``y`` reshaped or
 cast) is stretched in an operation whose other operand depends on the state ``x``.
 A broadcast against the model's parameters alone (a mixture's means) is not reported.
 """
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,8 @@ _KEEP = {
 
 def _stretch(before: tuple, after: tuple, dims: tuple | None = None) -> bool:
     if dims is None:
+        if not before:  # a scalar met an array: stretched if that has > 1 entry
+            return math.prod(after) > 1
         if len(before) != len(after):
             return False
         dims = tuple(range(len(before)))
@@ -123,6 +126,8 @@ def stretched_observation(
         >>> s = lambda *shape: jax.ShapeDtypeStruct(shape, jnp.float32)
         >>> stretched_observation(f, s(2), s(1))
         ((1,), (2,))
+        >>> stretched_observation(f, s(2), s())
+        ((), (2,))
         >>> stretched_observation(f, s(2), s(2)) is None
         True
     """
@@ -132,9 +137,12 @@ def stretched_observation(
     jaxpr = closed.jaxpr
     num_x = len(jax.tree.leaves(particle))
     tainted = set(jaxpr.invars[:num_x])
-    # Only observations with an axis of size 1 can be stretched by mistake.
+    # Only scalar observations, or ones with an axis of size 1, can be stretched
+    # by mistake.
     observed = {
-        v: tuple(v.aval.shape) for v in jaxpr.invars[num_x:] if 1 in v.aval.shape
+        v: tuple(v.aval.shape)
+        for v in jaxpr.invars[num_x:]
+        if not v.aval.shape or 1 in v.aval.shape
     }
     if not observed:
         return None

@@ -95,6 +95,11 @@ def test_observations_broadcast_against_a_model_without_observation_shape():
     state = pf_init(KEY, model, 16)
     with pytest.raises(ValueError, match=r"pf_step: .*\(1,\).*\(2,\)"):
         pf_step(KEY, state, model, jnp.zeros(1))
+    # A scalar per step ([T]) meets the 2-d state the same way.
+    with pytest.raises(ValueError, match=r"particle_filter: .*\(\).*\(2,\)"):
+        particle_filter(KEY, model, jnp.zeros(5), 16)
+    with pytest.raises(ValueError, match=r"pf_step: .*\(\).*\(2,\)"):
+        pf_step(KEY, state, model, jnp.zeros(()))
 
 
 @pytest.mark.parametrize("num_columns", [1, 2])
